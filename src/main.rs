@@ -1,0 +1,151 @@
+//! `guestpass`: parse the command line, set up logging, load config, build, run.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use guestpass::app::App;
+use guestpass::cli::{Cli, Command};
+use guestpass::config::{Config, ConfigError};
+use guestpass::server::{serve, shutdown_signal, ServerSettings};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("guestpass: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::CheckConfig { config } => match Config::load(&config) {
+            Ok(_) => {
+                println!("{}: OK", config.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(ConfigError::Invalid(problems)) => {
+                eprintln!("{}: {} problem(s):", config.display(), problems.len());
+                for p in problems {
+                    eprintln!("  - {p}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        Command::Presign {
+            config,
+            method,
+            expires,
+            access_key_id,
+            object,
+        } => {
+            let config = match config {
+                Some(path) => Config::load(&path)?,
+                None => Config::embedded_default("guestpass-data".into(), "127.0.0.1:8080"),
+            };
+            let (bucket, key) = guestpass::presign::parse_s3_url(&object)?;
+            let url = guestpass::presign::presign(
+                &config,
+                &method,
+                bucket,
+                key,
+                expires.0.as_secs(),
+                access_key_id.as_deref(),
+                time::OffsetDateTime::now_utc(),
+            )?;
+            println!("{url}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve {
+            config,
+            data_dir,
+            listen,
+            log_format,
+        } => {
+            let (config, embedded_default) = match config {
+                Some(path) => (Config::load(&path)?, false),
+                None => (Config::embedded_default(data_dir, &listen), true),
+            };
+            guestpass::telemetry::init(log_format.unwrap_or(config.log.format), &config.log.level);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(serve_main(config, embedded_default))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve_main(config: Config, embedded_default: bool) -> anyhow::Result<()> {
+    let app = App::build(&config).await?;
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, upstream = ?app.upstream(), "guestpass is serving");
+    if embedded_default {
+        seed_demo(&app).await?;
+        print_demo(&config)?;
+    }
+    let settings = ServerSettings {
+        header_read_timeout: config.server.header_read_timeout.0,
+        ..ServerSettings::default()
+    };
+    serve(Arc::clone(&app), listener, settings, shutdown_signal()).await;
+    Ok(())
+}
+
+/// Creates the demo bucket and a first object through the embedded store's own signed API.
+async fn seed_demo(app: &App) -> anyhow::Result<()> {
+    use http::Method;
+    let up = app.upstream();
+    let resp = up
+        .send_simple(Method::PUT, "demo", None, bytes::Bytes::new())
+        .await?;
+    if !(resp.status().is_success() || resp.status() == http::StatusCode::CONFLICT) {
+        anyhow::bail!(
+            "embedded store refused to create the demo bucket: {}",
+            resp.status()
+        );
+    }
+    let resp = up
+        .send_simple(Method::HEAD, "demo", Some("hello.txt"), bytes::Bytes::new())
+        .await?;
+    if resp.status() == http::StatusCode::NOT_FOUND {
+        let body = bytes::Bytes::from_static(
+            b"Hello from guestpass: this object came through a verified pre-signed URL.\n",
+        );
+        let resp = up
+            .send_simple(Method::PUT, "demo", Some("hello.txt"), body)
+            .await?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "embedded store refused the demo object: {}",
+            resp.status()
+        );
+    }
+    Ok(())
+}
+
+fn print_demo(config: &Config) -> anyhow::Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    let get = guestpass::presign::presign(config, "GET", "demo", "hello.txt", 3600, None, now)?;
+    let put = guestpass::presign::presign(config, "PUT", "demo", "upload.txt", 3600, None, now)?;
+    println!(
+        "\nguestpass is running on {listen} in front of its embedded store (bucket \"demo\").\n\
+         Demo credential: access key id {ak} (secret in README.md; never use it in production).\n\n\
+         Fetch an object with a pre-signed URL (valid 1 hour):\n  curl '{get}'\n\n\
+         Upload one:\n  curl -T README.md '{put}'\n\n\
+         Make more: guestpass presign --method GET --expires 15m s3://demo/hello.txt\n",
+        listen = config.server.listen,
+        ak = guestpass::config::DEMO_ACCESS_KEY_ID,
+    );
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! One request, start to end: addressing -> auth -> policy -> upstream, then the answer.
+//! One span and one access-log line per request. Stages return values or errors; only
+//! this module turns them into a response (through `response/`).
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use rand::RngCore;
+use time::OffsetDateTime;
+
+use crate::app::App;
+use crate::auth::sigv4::presigned::auth_param_index;
+use crate::auth::RequestView;
+use crate::response::{error_response, BoxError, GatewayBody, GatewayError, S3ErrorCode};
+use crate::upstream::headers::forwarded_request_headers;
+use crate::upstream::Forward;
+
+/// What the access log records of one request. The line is written when the response
+/// body is finished or dropped, so bytes out and duration are final.
+#[derive(Debug, Default)]
+struct AccessRecord {
+    request_id: String,
+    peer: Option<SocketAddr>,
+    method: String,
+    bucket: Option<String>,
+    key: Option<String>,
+    access_key_id: Option<Arc<str>>,
+    auth: &'static str,
+    status: u16,
+    error_code: Option<&'static str>,
+    error_origin: Option<&'static str>,
+    error_detail: Option<String>,
+    bytes_in: Arc<AtomicU64>,
+    bytes_out: u64,
+    started: Option<Instant>,
+}
+
+impl Drop for AccessRecord {
+    fn drop(&mut self) {
+        let duration_ms = self
+            .started
+            .map_or(0.0, |s| s.elapsed().as_secs_f64() * 1000.0);
+        tracing::info!(
+            target: "guestpass::access",
+            request_id = %self.request_id,
+            peer = ?self.peer,
+            method = %self.method,
+            bucket = self.bucket.as_deref().unwrap_or(""),
+            key = self.key.as_deref().unwrap_or(""),
+            access_key_id = self.access_key_id.as_deref().unwrap_or(""),
+            auth = self.auth,
+            status = self.status,
+            error_code = self.error_code.unwrap_or(""),
+            error_origin = self.error_origin.unwrap_or(""),
+            error = self.error_detail.as_deref().unwrap_or(""),
+            bytes_in = self.bytes_in.load(Ordering::Relaxed),
+            bytes_out = self.bytes_out,
+            duration_ms,
+            "request"
+        );
+    }
+}
+
+/// A body that counts the bytes it passes and owns the access record, so the log line is
+/// written once the last byte has gone (or the client went away).
+struct LoggedBody {
+    inner: GatewayBody,
+    record: AccessRecord,
+}
+
+impl Body for LoggedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                this.record.bytes_out += data.len() as u64;
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Counts request body bytes into a shared counter.
+struct CountingBody<B> {
+    inner: B,
+    count: Arc<AtomicU64>,
+}
+
+impl<B> Body for CountingBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.count.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+fn new_request_id() -> String {
+    let mut b = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode_upper(b)
+}
+
+/// Handles one request.
+pub async fn handle<B>(
+    app: Arc<App>,
+    req: Request<B>,
+    peer: Option<SocketAddr>,
+) -> Response<GatewayBody>
+where
+    B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    let mut record = AccessRecord::default();
+    record.request_id = new_request_id();
+    record.peer = peer;
+    record.method = req.method().to_string();
+    record.started = Some(Instant::now());
+    let head = req.method() == Method::HEAD;
+    let span = tracing::debug_span!("request", id = %record.request_id);
+    let _enter = span.enter();
+    let result = run(&app, req, &mut record).await;
+    let mut response = match result {
+        Ok(resp) => resp,
+        Err(err) => {
+            record.error_code = Some(err.code().as_str());
+            record.error_origin = Some(err.origin().as_str());
+            if matches!(
+                err.origin(),
+                crate::response::Origin::Upstream | crate::response::Origin::Internal
+            ) {
+                record.error_detail = Some(err.to_string());
+            }
+            error_response(&err, &record.request_id, head)
+        }
+    };
+    record.status = response.status().as_u16();
+    if !response.headers().contains_key("x-amz-request-id") {
+        if let Ok(v) = HeaderValue::from_str(&record.request_id) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static("x-amz-request-id"), v);
+        }
+    }
+    response.map(|inner| LoggedBody { inner, record }.boxed())
+}
+
+async fn run<B>(
+    app: &App,
+    req: Request<B>,
+    record: &mut AccessRecord,
+) -> Result<Response<GatewayBody>, GatewayError>
+where
+    B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    let (parts, body) = req.into_parts();
+    let method = parts.method.clone();
+    if !matches!(
+        method,
+        Method::GET | Method::HEAD | Method::PUT | Method::POST | Method::DELETE
+    ) {
+        if method == Method::OPTIONS {
+            return Err(GatewayError::client(
+                S3ErrorCode::CORSResponse,
+                "CORS is not enabled for this bucket.",
+            ));
+        }
+        return Err(GatewayError::client(
+            S3ErrorCode::MethodNotAllowed,
+            "The specified method is not allowed against this resource.",
+        )
+        .with_detail("Method", method.to_string()));
+    }
+
+    // HTTP/2 and absolute-form requests name the host in the URI; HTTP/1.1 in Host.
+    let host = match parts.uri.authority() {
+        Some(a) => a.as_str(),
+        None => parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .ok_or_else(|| {
+                GatewayError::client(S3ErrorCode::InvalidRequest, "Missing Host header.")
+            })?,
+    };
+    let raw_path = parts.uri.path();
+    let raw_query = parts.uri.query();
+
+    let target = app.addressing().resolve(host, raw_path)?;
+    record.bucket = target.bucket.clone();
+    record.key = target.key.clone();
+
+    let view = RequestView {
+        method: &method,
+        raw_path,
+        raw_query,
+        headers: &parts.headers,
+        host,
+        now: OffsetDateTime::now_utc(),
+    };
+    let identity = app
+        .auth()
+        .authenticate(&view)
+        .map_err(|e| hide_details(app, e))?;
+    record.access_key_id = Some(identity.access_key_id.clone());
+    record.auth = identity.scheme.as_str();
+
+    let (query, headers) = upstream_query_and_headers(raw_query, &parts.headers)?;
+    app.policy().check(&identity, &target, &headers)?;
+
+    let Some(bucket) = target.bucket.as_deref() else {
+        return Err(GatewayError::client(
+            S3ErrorCode::NotImplemented,
+            "ListBuckets through the gateway is not available: address a bucket.",
+        ));
+    };
+
+    let body = CountingBody {
+        inner: body,
+        count: record.bytes_in.clone(),
+    }
+    .boxed();
+    let resp = app
+        .upstream()
+        .send(Forward {
+            method,
+            bucket: Some(bucket),
+            key: target.key.as_deref(),
+            query,
+            headers,
+            body,
+            payload: identity.payload.canonical_line(),
+        })
+        .await?;
+    Ok(resp.map(|b| b.map_err(BoxError::from).boxed()))
+}
+
+/// The client's query without its authentication, and the headers to forward. Signed
+/// `x-amz-*` query parameters (SDK presigners hoist headers such as `x-amz-acl` into the
+/// URL) act as the headers they stand for, as in S3; naming one both ways is refused.
+fn upstream_query_and_headers(
+    raw_query: Option<&str>,
+    client: &HeaderMap,
+) -> Result<(Vec<(String, String)>, HeaderMap), GatewayError> {
+    let mut headers = forwarded_request_headers(client);
+    let mut query = Vec::new();
+    let mut buf = crate::auth::sigv4::encode::DecodeBuf::new();
+    for pair in raw_query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        crate::auth::sigv4::encode::decode_into(raw_name.as_bytes(), true, &mut buf);
+        let name = String::from_utf8_lossy(&buf).into_owned();
+        crate::auth::sigv4::encode::decode_into(raw_value.as_bytes(), true, &mut buf);
+        let value = String::from_utf8_lossy(&buf).into_owned();
+        if auth_param_index(&name).is_some() {
+            continue;
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("x-amz-") {
+            let bad = || {
+                GatewayError::client(
+                    S3ErrorCode::InvalidArgument,
+                    format!("Query parameter {name} is not a valid header."),
+                )
+            };
+            let hname = HeaderName::from_bytes(lower.as_bytes()).map_err(|_| bad())?;
+            let hvalue = HeaderValue::from_str(&value).map_err(|_| bad())?;
+            if client.contains_key(&hname) {
+                return Err(GatewayError::client(
+                    S3ErrorCode::InvalidArgument,
+                    format!("{name} is given both as a header and as a query parameter."),
+                ));
+            }
+            headers.append(hname, hvalue);
+            continue;
+        }
+        query.push((name, value));
+    }
+    Ok((query, headers))
+}
+
+fn hide_details(app: &App, e: GatewayError) -> GatewayError {
+    if app.auth().settings().mismatch_details {
+        e
+    } else {
+        e.without_details(&[
+            "StringToSign",
+            "StringToSignBytes",
+            "CanonicalRequest",
+            "CanonicalRequestBytes",
+            "SignatureProvided",
+        ])
+    }
+}

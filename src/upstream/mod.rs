@@ -1,0 +1,277 @@
+//! The upstream leg: strip the client's authentication, re-sign with the gateway's own
+//! upstream credentials (SigV4 header auth, `UNSIGNED-PAYLOAD` or the client's pinned
+//! hash), and stream the request and the answer through a pooled keep-alive client.
+//! Bodies are never collected.
+
+#[cfg(feature = "embedded")]
+pub mod embedded;
+pub mod headers;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::uri::{Authority, Scheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use time::OffsetDateTime;
+
+use crate::auth::sigv4::canonical::CanonicalQuery;
+use crate::auth::sigv4::date::AmzDate;
+use crate::auth::sigv4::encode::{encode, PATH};
+use crate::auth::sigv4::key::SigningKey;
+use crate::auth::sigv4::sign::sign_request_headers;
+use crate::response::{GatewayBody, GatewayError, S3ErrorCode};
+use crate::secret::Secret;
+
+/// Which trust roots verify the upstream's TLS certificate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsRoots {
+    /// Mozilla's roots compiled in (`webpki-roots`): the same everywhere.
+    #[default]
+    Webpki,
+    /// The operating system's store.
+    Native,
+}
+
+/// What the upstream client needs.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// `http(s)://host[:port]`.
+    pub endpoint: String,
+    /// Region the upstream signs for.
+    pub region: String,
+    /// Upstream access key id.
+    pub access_key_id: String,
+    /// Upstream secret.
+    pub secret: Secret,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Time allowed for response headers.
+    pub response_timeout: Duration,
+    /// Idle pooled connections are closed after this.
+    pub pool_idle_timeout: Duration,
+    /// Idle connections kept per host.
+    pub pool_max_idle_per_host: usize,
+    /// TLS roots.
+    pub tls_roots: TlsRoots,
+}
+
+/// The pooled, signing client of one upstream.
+pub struct Upstream {
+    client: Client<HttpsConnector<HttpConnector>, GatewayBody>,
+    scheme: Scheme,
+    authority: Authority,
+    host: HeaderValue,
+    region: String,
+    access_key_id: String,
+    secret: Secret,
+    key: Mutex<Option<([u8; 8], SigningKey)>>,
+    response_timeout: Duration,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field(
+                "endpoint",
+                &format_args!("{}://{}", self.scheme, self.authority),
+            )
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request bound for the upstream.
+pub struct Forward<'a> {
+    /// Method.
+    pub method: Method,
+    /// Bucket, if any.
+    pub bucket: Option<&'a str>,
+    /// Key, if any.
+    pub key: Option<&'a str>,
+    /// The client's query parameters to pass on (decoded), authentication removed.
+    pub query: Vec<(String, String)>,
+    /// Headers to send (already filtered), besides host and authentication.
+    pub headers: HeaderMap,
+    /// The body, streamed.
+    pub body: GatewayBody,
+    /// The payload line to sign: `UNSIGNED-PAYLOAD` or a hex SHA-256.
+    pub payload: &'a str,
+}
+
+impl Upstream {
+    /// Builds the client. Fails on an unusable endpoint or TLS setup.
+    pub fn new(s: UpstreamSettings) -> anyhow::Result<Upstream> {
+        let uri: Uri = s.endpoint.parse()?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("upstream endpoint has no scheme"))?;
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("upstream endpoint has no host"))?;
+        let host = HeaderValue::from_str(authority_for_host(&scheme, &authority))?;
+
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(s.connect_timeout));
+        http.set_nodelay(true);
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = match s.tls_roots {
+            TlsRoots::Webpki => builder.with_webpki_roots(),
+            TlsRoots::Native => builder.with_native_roots()?,
+        };
+        let connector = builder.https_or_http().enable_http1().wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(s.pool_idle_timeout)
+            .pool_max_idle_per_host(s.pool_max_idle_per_host)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Ok(Upstream {
+            client,
+            scheme,
+            authority,
+            host,
+            region: s.region,
+            access_key_id: s.access_key_id,
+            secret: s.secret,
+            key: Mutex::new(None),
+            response_timeout: s.response_timeout,
+        })
+    }
+
+    fn signing_key(&self, day: &str) -> SigningKey {
+        let mut day_bytes = [0u8; 8];
+        day_bytes.copy_from_slice(&day.as_bytes()[..8]);
+        let mut guard = self.key.lock().unwrap_or_else(|p| p.into_inner());
+        match &*guard {
+            Some((d, k)) if *d == day_bytes => k.clone(),
+            _ => {
+                let k = SigningKey::derive(&self.secret, day, &self.region, "s3");
+                *guard = Some((day_bytes, k.clone()));
+                k
+            }
+        }
+    }
+
+    /// Signs and sends `fwd`; returns the upstream's response head with its body still
+    /// streaming.
+    pub async fn send(&self, fwd: Forward<'_>) -> Result<Response<Incoming>, GatewayError> {
+        let mut path = String::with_capacity(64);
+        if let Some(bucket) = fwd.bucket {
+            path.push('/');
+            path.push_str(bucket);
+            if let Some(key) = fwd.key {
+                path.push('/');
+                path.push_str(key);
+            }
+        } else {
+            path.push('/');
+        }
+        let encoded_path = encode(path.as_bytes(), PATH);
+        let query =
+            CanonicalQuery::from_decoded(fwd.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let path_and_query = if query.is_empty() {
+            encoded_path.clone()
+        } else {
+            format!("{encoded_path}?{}", query.to_query_string())
+        };
+        let uri = Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path_and_query)
+            .build()
+            .map_err(GatewayError::internal)?;
+
+        let mut headers = fwd.headers;
+        headers.insert(http::header::HOST, self.host.clone());
+        let amz_date = AmzDate::from_time(OffsetDateTime::now_utc());
+        let key = self.signing_key(amz_date.date_str());
+        sign_request_headers(
+            fwd.method.as_str(),
+            &encoded_path,
+            &query,
+            &mut headers,
+            fwd.payload,
+            &self.access_key_id,
+            &key,
+            &self.region,
+            &amz_date,
+        );
+
+        let mut req = Request::new(fwd.body);
+        *req.method_mut() = fwd.method;
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers;
+
+        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+            Err(_) => Err(GatewayError::upstream(
+                S3ErrorCode::GatewayTimeout,
+                "The upstream store did not answer in time.",
+                "upstream response timeout",
+            )),
+            Ok(Err(e)) if e.is_connect() => Err(GatewayError::upstream(
+                S3ErrorCode::ServiceUnavailable,
+                "The upstream store could not be reached.",
+                e,
+            )),
+            Ok(Err(e)) => Err(GatewayError::upstream(
+                S3ErrorCode::BadGateway,
+                "The upstream store failed to answer.",
+                e,
+            )),
+            Ok(Ok(mut resp)) => {
+                headers::strip_hop_by_hop(resp.headers_mut());
+                Ok(resp)
+            }
+        }
+    }
+
+    /// Sends a small request the gateway makes for itself (embedded-store setup).
+    pub async fn send_simple(
+        &self,
+        method: Method,
+        bucket: &str,
+        key: Option<&str>,
+        body: Bytes,
+    ) -> Result<Response<Incoming>, GatewayError> {
+        let payload = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&body))
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static("content-length"),
+            HeaderValue::from(body.len()),
+        );
+        self.send(Forward {
+            method,
+            bucket: Some(bucket),
+            key,
+            query: Vec::new(),
+            headers,
+            body: crate::response::full_body(body),
+            payload: &payload,
+        })
+        .await
+    }
+}
+
+/// The Host header for an endpoint: the port only when it is not the scheme's default,
+/// exactly as an S3 server reconstructs it.
+fn authority_for_host<'a>(scheme: &Scheme, authority: &'a Authority) -> &'a str {
+    match (scheme.as_str(), authority.port_u16()) {
+        ("https", Some(443)) | ("http", Some(80)) => authority.host(),
+        _ => authority.as_str(),
+    }
+}
