@@ -93,11 +93,7 @@ impl App {
             .endpoint
             .clone()
             .ok_or_else(|| anyhow::anyhow!("upstream.endpoint is not set"))?;
-        let upstream = Upstream::new(settings(
-            endpoint,
-            u.access_key_id()?,
-            u.secret_source()?.resolve()?,
-        ))?;
+        let upstream = Upstream::new(settings(endpoint, u.access_key_id()?, u.secret_source()?.resolve()?))?;
         Ok(Arc::new(App {
             addressing: Addressing::new(config.server.virtual_host_domains.clone()),
             auth,

@@ -75,9 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => (Config::embedded_default(data_dir, &listen), true),
             };
             guestpass::telemetry::init(log_format.unwrap_or(config.log.format), &config.log.level);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(serve_main(config, embedded_default))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -106,25 +104,17 @@ async fn serve_main(config: Config, embedded_default: bool) -> anyhow::Result<()
 async fn seed_demo(app: &App) -> anyhow::Result<()> {
     use http::Method;
     let up = app.upstream();
-    let resp = up
-        .send_simple(Method::PUT, "demo", None, bytes::Bytes::new())
-        .await?;
+    let resp = up.send_simple(Method::PUT, "demo", None, bytes::Bytes::new()).await?;
     if !(resp.status().is_success() || resp.status() == http::StatusCode::CONFLICT) {
-        anyhow::bail!(
-            "embedded store refused to create the demo bucket: {}",
-            resp.status()
-        );
+        anyhow::bail!("embedded store refused to create the demo bucket: {}", resp.status());
     }
     let resp = up
         .send_simple(Method::HEAD, "demo", Some("hello.txt"), bytes::Bytes::new())
         .await?;
     if resp.status() == http::StatusCode::NOT_FOUND {
-        let body = bytes::Bytes::from_static(
-            b"Hello from guestpass: this object came through a verified pre-signed URL.\n",
-        );
-        let resp = up
-            .send_simple(Method::PUT, "demo", Some("hello.txt"), body)
-            .await?;
+        let body =
+            bytes::Bytes::from_static(b"Hello from guestpass: this object came through a verified pre-signed URL.\n");
+        let resp = up.send_simple(Method::PUT, "demo", Some("hello.txt"), body).await?;
         anyhow::ensure!(
             resp.status().is_success(),
             "embedded store refused the demo object: {}",

@@ -17,8 +17,11 @@ use rand::RngCore;
 use time::OffsetDateTime;
 
 use crate::app::App;
+use crate::auth::body::{BodyVerdict, VerifySha256};
+use crate::auth::sigv4::canonical::UNSIGNED_PAYLOAD;
+use crate::auth::sigv4::chunked::{AwsChunkedBody, ChecksumAlgorithm, ChunkMode};
 use crate::auth::sigv4::presigned::auth_param_index;
-use crate::auth::RequestView;
+use crate::auth::{Identity, PayloadHash, RequestView};
 use crate::response::{error_response, BoxError, GatewayBody, GatewayError, S3ErrorCode};
 use crate::upstream::headers::forwarded_request_headers;
 use crate::upstream::Forward;
@@ -45,9 +48,7 @@ struct AccessRecord {
 
 impl Drop for AccessRecord {
     fn drop(&mut self) {
-        let duration_ms = self
-            .started
-            .map_or(0.0, |s| s.elapsed().as_secs_f64() * 1000.0);
+        let duration_ms = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64() * 1000.0);
         tracing::info!(
             target: "guestpass::access",
             request_id = %self.request_id,
@@ -80,10 +81,7 @@ impl Body for LoggedBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled {
@@ -117,10 +115,7 @@ where
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
@@ -150,11 +145,7 @@ fn new_request_id() -> String {
 }
 
 /// Handles one request.
-pub async fn handle<B>(
-    app: Arc<App>,
-    req: Request<B>,
-    peer: Option<SocketAddr>,
-) -> Response<GatewayBody>
+pub async fn handle<B>(app: Arc<App>, req: Request<B>, peer: Option<SocketAddr>) -> Response<GatewayBody>
 where
     B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
     B::Error: Into<BoxError>,
@@ -193,11 +184,7 @@ where
     response.map(|inner| LoggedBody { inner, record }.boxed())
 }
 
-async fn run<B>(
-    app: &App,
-    req: Request<B>,
-    record: &mut AccessRecord,
-) -> Result<Response<GatewayBody>, GatewayError>
+async fn run<B>(app: &App, req: Request<B>, record: &mut AccessRecord) -> Result<Response<GatewayBody>, GatewayError>
 where
     B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
     B::Error: Into<BoxError>,
@@ -228,9 +215,7 @@ where
             .headers
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
-            .ok_or_else(|| {
-                GatewayError::client(S3ErrorCode::InvalidRequest, "Missing Host header.")
-            })?,
+            .ok_or_else(|| GatewayError::client(S3ErrorCode::InvalidRequest, "Missing Host header."))?,
     };
     let raw_path = parts.uri.path();
     let raw_query = parts.uri.query();
@@ -247,14 +232,11 @@ where
         host,
         now: OffsetDateTime::now_utc(),
     };
-    let identity = app
-        .auth()
-        .authenticate(&view)
-        .map_err(|e| hide_details(app, e))?;
+    let identity = app.auth().authenticate(&view).map_err(|e| hide_details(app, e))?;
     record.access_key_id = Some(identity.access_key_id.clone());
     record.auth = identity.scheme.as_str();
 
-    let (query, headers) = upstream_query_and_headers(raw_query, &parts.headers)?;
+    let (query, mut headers) = upstream_query_and_headers(raw_query, &parts.headers)?;
     app.policy().check(&identity, &target, &headers)?;
 
     let Some(bucket) = target.bucket.as_deref() else {
@@ -269,7 +251,9 @@ where
         count: record.bytes_in.clone(),
     }
     .boxed();
-    let resp = app
+    let verdict = BodyVerdict::default();
+    let (body, payload) = verified_body(&identity, &parts.headers, &mut headers, body, &verdict)?;
+    let sent = app
         .upstream()
         .send(Forward {
             method,
@@ -278,10 +262,90 @@ where
             query,
             headers,
             body,
-            payload: identity.payload.canonical_line(),
+            payload,
         })
-        .await?;
-    Ok(resp.map(|b| b.map_err(BoxError::from).boxed()))
+        .await;
+    // A body that failed verification aborted the upstream request; the client gets the
+    // reason, not a generic upstream error.
+    if let Some(refused) = verdict.take() {
+        return Err(refused);
+    }
+    Ok(sent?.map(|b| b.map_err(BoxError::from).boxed()))
+}
+
+/// Wraps the client body in the verification its signature calls for, adjusts the
+/// upstream headers to what will actually be sent, and returns the payload line the
+/// upstream request is signed with.
+fn verified_body<'a>(
+    identity: &'a Identity,
+    client: &HeaderMap,
+    headers: &mut HeaderMap,
+    body: GatewayBody,
+    verdict: &BodyVerdict,
+) -> Result<(GatewayBody, &'a str), GatewayError> {
+    match &identity.payload {
+        PayloadHash::Unsigned => Ok((body, UNSIGNED_PAYLOAD)),
+        PayloadHash::Sha256(hash) => Ok((VerifySha256::new(body, hash, verdict.clone()).boxed(), hash.as_str())),
+        streaming => {
+            let declared = client
+                .get("x-amz-decoded-content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    GatewayError::client(
+                        S3ErrorCode::MissingContentLength,
+                        "aws-chunked uploads must carry x-amz-decoded-content-length.",
+                    )
+                })?;
+            let checksum = match client.get("x-amz-trailer").map(|v| v.to_str().unwrap_or("")) {
+                None => None,
+                Some(name) => Some(ChecksumAlgorithm::from_trailer_name(name).ok_or_else(|| {
+                    GatewayError::client(
+                        S3ErrorCode::NotImplemented,
+                        format!("Trailing header {name:?} is not supported."),
+                    )
+                })?),
+            };
+            let mode = match (streaming, &identity.chunk_signing) {
+                (PayloadHash::StreamingSigned { trailer }, Some(signing)) => ChunkMode::Signed {
+                    signing: signing.clone(),
+                    trailer: *trailer,
+                },
+                (PayloadHash::StreamingUnsignedTrailer, _) => ChunkMode::UnsignedTrailer,
+                _ => {
+                    return Err(GatewayError::internal(
+                        "signed aws-chunked identity without chunk signing",
+                    ))
+                }
+            };
+            // The upstream receives plain bytes of the decoded length.
+            for name in [
+                "x-amz-decoded-content-length",
+                "x-amz-trailer",
+                "x-amz-sdk-checksum-algorithm",
+            ] {
+                headers.remove(name);
+            }
+            let encodings: Vec<String> = headers
+                .get_all(http::header::CONTENT_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+                .map(str::to_owned)
+                .collect();
+            headers.remove(http::header::CONTENT_ENCODING);
+            if !encodings.is_empty() {
+                if let Ok(v) = HeaderValue::from_str(&encodings.join(",")) {
+                    headers.insert(http::header::CONTENT_ENCODING, v);
+                }
+            }
+            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(declared));
+            let body = AwsChunkedBody::new(body, mode, declared, checksum, verdict.clone()).boxed();
+            Ok((body, UNSIGNED_PAYLOAD))
+        }
+    }
 }
 
 /// The client's query without its authentication, and the headers to forward. Signed

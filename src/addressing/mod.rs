@@ -65,11 +65,10 @@ impl Addressing {
         };
         if let Some(b) = &bucket {
             if !is_valid_bucket_name(b) {
-                return Err(GatewayError::client(
-                    S3ErrorCode::InvalidBucketName,
-                    "The specified bucket is not valid.",
-                )
-                .with_detail("BucketName", b.clone()));
+                return Err(
+                    GatewayError::client(S3ErrorCode::InvalidBucketName, "The specified bucket is not valid.")
+                        .with_detail("BucketName", b.clone()),
+                );
             }
         }
         if key.is_some() && bucket.is_none() {
@@ -161,10 +160,7 @@ mod tests {
 
     #[test]
     fn path_style() {
-        assert_eq!(
-            a().resolve("localhost:8080", "/").unwrap(),
-            t(None, None, false)
-        );
+        assert_eq!(a().resolve("localhost:8080", "/").unwrap(), t(None, None, false));
         assert_eq!(
             a().resolve("localhost:8080", "/bkt").unwrap(),
             t(Some("bkt"), None, false)
@@ -186,8 +182,7 @@ mod tests {
     #[test]
     fn virtual_hosted() {
         assert_eq!(
-            a().resolve("my.bucket.s3.example.com:8080", "/k%C3%BC")
-                .unwrap(),
+            a().resolve("my.bucket.s3.example.com:8080", "/k%C3%BC").unwrap(),
             t(Some("my.bucket"), Some("kü"), true)
         );
         assert_eq!(

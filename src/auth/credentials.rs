@@ -87,10 +87,7 @@ impl CredentialStore {
         rand::thread_rng().fill_bytes(&mut decoy_secret);
         let decoy = Credential::new("decoy", vec![Secret::new(hex::encode(decoy_secret))]);
         CredentialStore {
-            by_id: credentials
-                .into_iter()
-                .map(|c| (c.access_key_id.clone(), c))
-                .collect(),
+            by_id: credentials.into_iter().map(|c| (c.access_key_id.clone(), c)).collect(),
             decoy,
             region: region.into(),
             keys: moka::sync::Cache::builder()

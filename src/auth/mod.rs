@@ -7,6 +7,7 @@
 //! slip past by carrying credentials in an unexpected place (the MinIO CVE-2026-41145 class).
 //! No I/O happens here.
 
+pub mod body;
 pub mod credentials;
 pub mod sigv4;
 
@@ -43,6 +44,8 @@ pub struct RequestView<'a> {
 pub enum AuthScheme {
     /// SigV4 query parameters.
     PresignedV4,
+    /// SigV4 `Authorization` header.
+    HeaderV4,
 }
 
 impl AuthScheme {
@@ -50,6 +53,7 @@ impl AuthScheme {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthScheme::PresignedV4 => "sigv4-query",
+            AuthScheme::HeaderV4 => "sigv4-header",
         }
     }
 }
@@ -61,13 +65,32 @@ pub enum PayloadHash {
     Unsigned,
     /// Pinned to this SHA-256 (64 lower-case hex digits).
     Sha256(String),
+    /// aws-chunked with a signature per chunk (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`, and
+    /// with `trailer` its `-TRAILER` form).
+    StreamingSigned {
+        /// Whether signed trailers follow the last chunk.
+        trailer: bool,
+    },
+    /// aws-chunked without chunk signatures, with a trailing checksum
+    /// (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`).
+    StreamingUnsignedTrailer,
 }
 
 impl PayloadHash {
     /// Parses a hex SHA-256 (either case), normalised to lower case.
     pub fn parse_hex(v: &str) -> Option<PayloadHash> {
-        (v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| PayloadHash::Sha256(v.to_ascii_lowercase()))
+        (v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())).then(|| PayloadHash::Sha256(v.to_ascii_lowercase()))
+    }
+
+    /// Parses an `x-amz-content-sha256` header value.
+    pub fn from_header(v: &str) -> Option<PayloadHash> {
+        match v {
+            UNSIGNED_PAYLOAD => Some(PayloadHash::Unsigned),
+            STREAMING_SIGNED => Some(PayloadHash::StreamingSigned { trailer: false }),
+            STREAMING_SIGNED_TRAILER => Some(PayloadHash::StreamingSigned { trailer: true }),
+            STREAMING_UNSIGNED_TRAILER => Some(PayloadHash::StreamingUnsignedTrailer),
+            _ => Self::parse_hex(v),
+        }
     }
 
     /// The payload line of the canonical request.
@@ -75,8 +98,40 @@ impl PayloadHash {
         match self {
             PayloadHash::Unsigned => UNSIGNED_PAYLOAD,
             PayloadHash::Sha256(h) => h,
+            PayloadHash::StreamingSigned { trailer: false } => STREAMING_SIGNED,
+            PayloadHash::StreamingSigned { trailer: true } => STREAMING_SIGNED_TRAILER,
+            PayloadHash::StreamingUnsignedTrailer => STREAMING_UNSIGNED_TRAILER,
         }
     }
+
+    /// Whether the body is aws-chunked encoded.
+    pub fn is_streaming(&self) -> bool {
+        matches!(
+            self,
+            PayloadHash::StreamingSigned { .. } | PayloadHash::StreamingUnsignedTrailer
+        )
+    }
+}
+
+/// `x-amz-content-sha256` of a signed aws-chunked upload.
+pub const STREAMING_SIGNED: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+/// … with signed trailers.
+pub const STREAMING_SIGNED_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+/// `x-amz-content-sha256` of an unsigned aws-chunked upload with a trailing checksum.
+pub const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
+/// What chunk signatures of an aws-chunked upload chain from: the verified seed signature
+/// and the key that made it.
+#[derive(Debug, Clone)]
+pub struct ChunkSigning {
+    /// The signing key (zeroized on drop).
+    pub key: sigv4::key::SigningKey,
+    /// The seed signature (the verified header signature).
+    pub seed: [u8; 32],
+    /// `x-amz-date` of the request.
+    pub amz_date: String,
+    /// `<date>/<region>/s3/aws4_request`.
+    pub scope: String,
 }
 
 /// A verified request's identity: the same value whatever the scheme.
@@ -90,6 +145,8 @@ pub struct Identity {
     pub payload: PayloadHash,
     /// When a pre-signed URL stops working.
     pub expires_at: Option<OffsetDateTime>,
+    /// For signed aws-chunked uploads, what the chunk signatures chain from.
+    pub chunk_signing: Option<ChunkSigning>,
 }
 
 /// Verification settings from `[auth]`.
@@ -167,10 +224,20 @@ impl Authenticator {
                 S3ErrorCode::NotImplemented,
                 "Signature Version 2 query authentication is not accepted by this gateway; sign with Signature Version 4.",
             )),
-            (false, false, true) => Err(GatewayError::auth(
-                S3ErrorCode::NotImplemented,
-                "Authorization header authentication is not accepted by this gateway yet; use a pre-signed URL.",
-            )),
+            (false, false, true) => {
+                let value = req.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+                if value.starts_with("AWS4-HMAC-SHA256 ") {
+                    self.verify_header_v4(req, value)
+                } else if value.starts_with("AWS ") {
+                    Err(GatewayError::auth(
+                        S3ErrorCode::NotImplemented,
+                        "Signature Version 2 header authentication is not accepted by this gateway; sign with Signature Version 4.",
+                    ))
+                } else {
+                    Err(GatewayError::auth(S3ErrorCode::InvalidArgument, "Unsupported Authorization Type")
+                        .with_detail("ArgumentName", "Authorization"))
+                }
+            }
             _ => Err(GatewayError::auth(
                 S3ErrorCode::InvalidArgument,
                 "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",

@@ -43,14 +43,8 @@ mod tests {
 
     #[test]
     fn parses_units() {
-        assert_eq!(
-            "7d".parse::<HumanDuration>().unwrap().0,
-            Duration::from_secs(604_800)
-        );
-        assert_eq!(
-            "15m".parse::<HumanDuration>().unwrap().0,
-            Duration::from_secs(900)
-        );
+        assert_eq!("7d".parse::<HumanDuration>().unwrap().0, Duration::from_secs(604_800));
+        assert_eq!("15m".parse::<HumanDuration>().unwrap().0, Duration::from_secs(900));
         assert!("soon".parse::<HumanDuration>().is_err());
     }
 }

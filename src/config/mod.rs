@@ -256,9 +256,7 @@ impl UpstreamConfig {
     pub fn access_key_id(&self) -> Result<String, SecretSourceError> {
         match (&self.access_key_id, &self.access_key_id_env) {
             (Some(v), None) => Ok(v.clone()),
-            (None, Some(var)) => {
-                std::env::var(var).map_err(|_| SecretSourceError::MissingEnv(var.clone()))
-            }
+            (None, Some(var)) => std::env::var(var).map_err(|_| SecretSourceError::MissingEnv(var.clone())),
             (None, None) => Err(SecretSourceError::None),
             (Some(_), Some(_)) => Err(SecretSourceError::Several),
         }
@@ -369,7 +367,9 @@ impl Config {
         }
         for d in &self.server.virtual_host_domains {
             if !is_dns_name(d) {
-                bad(format!("server.virtual_host_domains: {d:?} is not a lower-case domain name (no scheme, port or path)"));
+                bad(format!(
+                    "server.virtual_host_domains: {d:?} is not a lower-case domain name (no scheme, port or path)"
+                ));
             }
         }
         if self.server.header_read_timeout.0.is_zero() {
@@ -394,10 +394,7 @@ impl Config {
         }
 
         if self.credentials.is_empty() {
-            bad(
-                "credentials: at least one [[credentials]] entry is needed, or no client can sign"
-                    .to_owned(),
-            );
+            bad("credentials: at least one [[credentials]] entry is needed, or no client can sign".to_owned());
         }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.credentials.iter().enumerate() {
@@ -418,7 +415,9 @@ impl Config {
                 Err(e) => bad(format!("{at}: secret_access_key: {e}")),
             }
             if self.upstream.access_key_id().ok().as_deref() == Some(c.access_key_id.as_str()) {
-                bad(format!("{at}: uses the upstream's access key id; clients must never hold upstream keys"));
+                bad(format!(
+                    "{at}: uses the upstream's access key id; clients must never hold upstream keys"
+                ));
             }
         }
 
@@ -448,13 +447,10 @@ impl Config {
                     bad("upstream: the embedded store makes its own keys; remove the upstream access keys".to_owned());
                 }
             }
-            (Some(_), Some(_)) => {
-                bad("upstream: set endpoint or embedded_data_dir, not both".to_owned())
+            (Some(_), Some(_)) => bad("upstream: set endpoint or embedded_data_dir, not both".to_owned()),
+            (None, None) => {
+                bad("upstream: set endpoint (such as https://s3.filebase.com) or embedded_data_dir".to_owned())
             }
-            (None, None) => bad(
-                "upstream: set endpoint (such as https://s3.filebase.com) or embedded_data_dir"
-                    .to_owned(),
-            ),
         }
         if u.region.is_empty() {
             bad("upstream.region: must not be empty".to_owned());
@@ -485,9 +481,7 @@ pub const DEMO_ACCESS_KEY_ID: &str = "GUESTPASSDEMO";
 pub const DEMO_SECRET_ACCESS_KEY: &str = "guestpass-demo-secret-not-for-production";
 
 fn check_base_url(url: &str) -> Result<(), String> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let uri: http::Uri = url.parse().map_err(|e| format!("{url:?} is not a URL: {e}"))?;
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
         _ => return Err(format!("{url:?} must start with http:// or https://")),
@@ -602,21 +596,11 @@ secret_access_key = "upstream-secret"
         let c = Config::parse(&text).unwrap();
         c.validate().unwrap();
         assert_eq!(
-            c.credentials[0]
-                .secret_source()
-                .unwrap()
-                .resolve()
-                .unwrap()
-                .expose(),
+            c.credentials[0].secret_source().unwrap().resolve().unwrap().expose(),
             "file-secret-value"
         );
         assert_eq!(
-            c.upstream
-                .secret_source()
-                .unwrap()
-                .resolve()
-                .unwrap()
-                .expose(),
+            c.upstream.secret_source().unwrap().resolve().unwrap().expose(),
             "env-secret-value"
         );
     }

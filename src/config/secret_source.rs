@@ -42,11 +42,7 @@ pub enum SecretSourceError {
 
 impl SecretSource {
     /// Picks the one source that is set.
-    pub fn pick(
-        literal: Option<&Secret>,
-        env: Option<&str>,
-        file: Option<&Path>,
-    ) -> Result<Self, SecretSourceError> {
+    pub fn pick(literal: Option<&Secret>, env: Option<&str>, file: Option<&Path>) -> Result<Self, SecretSourceError> {
         match (literal, env, file) {
             (Some(s), None, None) => Ok(SecretSource::Literal(s.clone())),
             (None, Some(v), None) => Ok(SecretSource::Env(v.to_owned())),
@@ -60,15 +56,14 @@ impl SecretSource {
     pub fn resolve(&self) -> Result<Secret, SecretSourceError> {
         let secret = match self {
             SecretSource::Literal(s) => s.clone(),
-            SecretSource::Env(var) => Secret::new(
-                std::env::var(var).map_err(|_| SecretSourceError::MissingEnv(var.clone()))?,
-            ),
+            SecretSource::Env(var) => {
+                Secret::new(std::env::var(var).map_err(|_| SecretSourceError::MissingEnv(var.clone()))?)
+            }
             SecretSource::File(path) => {
-                let mut text =
-                    std::fs::read_to_string(path).map_err(|source| SecretSourceError::File {
-                        path: path.clone(),
-                        source,
-                    })?;
+                let mut text = std::fs::read_to_string(path).map_err(|source| SecretSourceError::File {
+                    path: path.clone(),
+                    source,
+                })?;
                 let trimmed = text.trim_end_matches(['\r', '\n']).len();
                 text.truncate(trimmed);
                 Secret::new(text)

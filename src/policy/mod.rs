@@ -22,18 +22,11 @@ pub struct Policy {
 impl Policy {
     /// A policy; `refuse_dot_segments` is set when the upstream resolves `.`/`..` in keys.
     pub fn new(refuse_dot_segments: bool) -> Self {
-        Policy {
-            refuse_dot_segments,
-        }
+        Policy { refuse_dot_segments }
     }
 
     /// Decides whether `identity` may send this request upstream.
-    pub fn check(
-        &self,
-        _identity: &Identity,
-        target: &Target,
-        headers: &HeaderMap,
-    ) -> Result<(), GatewayError> {
+    pub fn check(&self, _identity: &Identity, target: &Target, headers: &HeaderMap) -> Result<(), GatewayError> {
         if self.refuse_dot_segments {
             if let Some(key) = &target.key {
                 refuse_dots(key)?;
@@ -71,6 +64,7 @@ mod tests {
             scheme: AuthScheme::PresignedV4,
             payload: PayloadHash::Unsigned,
             expires_at: None,
+            chunk_signing: None,
         }
     }
 
@@ -87,10 +81,7 @@ mod tests {
         let h = HeaderMap::new();
         for k in ["../other/x", "a/./b", "a/..", "."] {
             assert_eq!(
-                Policy::new(true)
-                    .check(&id(), &target(k), &h)
-                    .unwrap_err()
-                    .code(),
+                Policy::new(true).check(&id(), &target(k), &h).unwrap_err().code(),
                 S3ErrorCode::InvalidArgument
             );
             Policy::new(false).check(&id(), &target(k), &h).unwrap();

@@ -145,11 +145,7 @@ impl GatewayError {
     }
 
     /// An upstream failure; `source` is logged, never shown to the client.
-    pub fn upstream(
-        code: S3ErrorCode,
-        message: impl Into<Cow<'static, str>>,
-        source: impl Into<BoxError>,
-    ) -> Self {
+    pub fn upstream(code: S3ErrorCode, message: impl Into<Cow<'static, str>>, source: impl Into<BoxError>) -> Self {
         let mut e = Self::new(code, Origin::Upstream).with_message(message);
         e.source = Some(source.into());
         e
@@ -199,10 +195,7 @@ impl GatewayError {
 
     /// The value of one extra element, if present.
     pub fn detail(&self, name: &str) -> Option<&str> {
-        self.details
-            .iter()
-            .find(|d| d.name == name)
-            .map(|d| d.value.as_str())
+        self.details.iter().find(|d| d.name == name).map(|d| d.value.as_str())
     }
 
     /// Drops the detail elements named in `names` (used to hide debugging aids).

@@ -23,16 +23,12 @@ pub type GatewayBody = BoxBody<Bytes, BoxError>;
 
 /// An empty body.
 pub fn empty_body() -> GatewayBody {
-    Empty::<Bytes>::new()
-        .map_err(|never| match never {})
-        .boxed()
+    Empty::<Bytes>::new().map_err(|never| match never {}).boxed()
 }
 
 /// A body of bytes the gateway made.
 pub fn full_body(bytes: impl Into<Bytes>) -> GatewayBody {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }
 
 /// Renders `err` as the S3 error response for a request with id `request_id`.

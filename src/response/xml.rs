@@ -72,8 +72,6 @@ mod tests {
     fn escapes_text() {
         let mut w = XmlWriter::new();
         w.element("Key", "a<b>&\"'\u{1}");
-        assert!(w
-            .finish()
-            .ends_with("<Key>a&lt;b&gt;&amp;&quot;&apos;\u{FFFD}</Key>"));
+        assert!(w.finish().ends_with("<Key>a&lt;b&gt;&amp;&quot;&apos;\u{FFFD}</Key>"));
     }
 }

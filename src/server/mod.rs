@@ -30,12 +30,7 @@ impl Default for ServerSettings {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits up
 /// to the grace period for in-flight requests.
-pub async fn serve(
-    app: Arc<App>,
-    listener: TcpListener,
-    settings: ServerSettings,
-    shutdown: impl Future<Output = ()>,
-) {
+pub async fn serve(app: Arc<App>, listener: TcpListener, settings: ServerSettings, shutdown: impl Future<Output = ()>) {
     let mut http = ConnBuilder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
@@ -61,11 +56,7 @@ pub async fn serve(
         let app = app.clone();
         let svc = hyper::service::service_fn(move |req| {
             let app = app.clone();
-            async move {
-                Ok::<_, std::convert::Infallible>(
-                    crate::service::handle(app, req, Some(peer)).await,
-                )
-            }
+            async move { Ok::<_, std::convert::Infallible>(crate::service::handle(app, req, Some(peer)).await) }
         });
         let conn = http
             .serve_connection_with_upgrades(TokioIo::new(socket), svc)
@@ -88,11 +79,10 @@ pub async fn serve(
 pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
         tokio::select! {
             _ = term.recv() => {},
             _ = tokio::signal::ctrl_c() => {},

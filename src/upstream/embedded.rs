@@ -84,20 +84,17 @@ impl EmbeddedStore {
                 };
                 let service = service.clone();
                 let observer = observer.clone();
-                let svc =
-                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        if let Some(o) = &observer {
-                            let (parts, body) = req.into_parts();
-                            o(&parts);
-                            let req = http::Request::from_parts(parts, body);
-                            hyper::service::Service::call(&service, req)
-                        } else {
-                            hyper::service::Service::call(&service, req)
-                        }
-                    });
-                let conn = http
-                    .serve_connection(TokioIo::new(socket), svc)
-                    .into_owned();
+                let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    if let Some(o) = &observer {
+                        let (parts, body) = req.into_parts();
+                        o(&parts);
+                        let req = http::Request::from_parts(parts, body);
+                        hyper::service::Service::call(&service, req)
+                    } else {
+                        hyper::service::Service::call(&service, req)
+                    }
+                });
+                let conn = http.serve_connection(TokioIo::new(socket), svc).into_owned();
                 tokio::spawn(async move {
                     let _ = conn.await;
                 });

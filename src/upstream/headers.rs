@@ -43,8 +43,7 @@ pub fn forwarded_request_headers(client: &HeaderMap) -> HeaderMap {
     let connection_named = connection_tokens(client);
     for (name, value) in client {
         let n = name.as_str();
-        let pass = (FORWARDED.contains(&n)
-            || (n.starts_with("x-amz-") && !CLIENT_AUTH.contains(&n)))
+        let pass = (FORWARDED.contains(&n) || (n.starts_with("x-amz-") && !CLIENT_AUTH.contains(&n)))
             && !connection_named.iter().any(|c| c.eq_ignore_ascii_case(n));
         if pass {
             out.append(name.clone(), value.clone());

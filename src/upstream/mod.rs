@@ -78,10 +78,7 @@ pub struct Upstream {
 impl std::fmt::Debug for Upstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Upstream")
-            .field(
-                "endpoint",
-                &format_args!("{}://{}", self.scheme, self.authority),
-            )
+            .field("endpoint", &format_args!("{}://{}", self.scheme, self.authority))
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
             .finish_non_exhaustive()
@@ -179,8 +176,7 @@ impl Upstream {
             path.push('/');
         }
         let encoded_path = encode(path.as_bytes(), PATH);
-        let query =
-            CanonicalQuery::from_decoded(fwd.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let query = CanonicalQuery::from_decoded(fwd.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let path_and_query = if query.is_empty() {
             encoded_path.clone()
         } else {
@@ -250,10 +246,7 @@ impl Upstream {
             hex::encode(sha2::Sha256::digest(&body))
         };
         let mut headers = HeaderMap::new();
-        headers.insert(
-            HeaderName::from_static("content-length"),
-            HeaderValue::from(body.len()),
-        );
+        headers.insert(HeaderName::from_static("content-length"), HeaderValue::from(body.len()));
         self.send(Forward {
             method,
             bucket: Some(bucket),

@@ -152,10 +152,7 @@ fn write_header_values(headers: &HeaderMap, name: &str, sink: &mut impl Sink) {
 fn write_trimmed(value: &[u8], sink: &mut impl Sink) {
     let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     let start = value.iter().position(|b| !is_ws(b)).unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !is_ws(b))
-        .map_or(start, |p| p + 1);
+    let end = value.iter().rposition(|b| !is_ws(b)).map_or(start, |p| p + 1);
     let mut run_start = start;
     let mut i = start;
     while i < end {
@@ -275,11 +272,7 @@ impl CredentialScopeRef<'_> {
 
 impl std::fmt::Display for CredentialScopeRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}/{}/{}/aws4_request",
-            self.date, self.region, self.service
-        )
+        write!(f, "{}/{}/{}/aws4_request", self.date, self.region, self.service)
     }
 }
 
@@ -295,19 +288,13 @@ mod tests {
 
     #[test]
     fn query_sorted_by_encoded_name_then_value() {
-        let q = CanonicalQuery::from_raw(
-            "b=2&a=z&a=y&c&X-Amz-Signature=abc&%41=1",
-            Some("X-Amz-Signature"),
-        );
+        let q = CanonicalQuery::from_raw("b=2&a=z&a=y&c&X-Amz-Signature=abc&%41=1", Some("X-Amz-Signature"));
         assert_eq!(q.to_query_string(), "A=1&a=y&a=z&b=2&c=");
     }
 
     #[test]
     fn path_never_normalised() {
-        assert_eq!(
-            text(|s| write_canonical_uri("/b/../a//c/./d", s)),
-            "/b/../a//c/./d"
-        );
+        assert_eq!(text(|s| write_canonical_uri("/b/../a//c/./d", s)), "/b/../a//c/./d");
         assert_eq!(text(|s| write_canonical_uri("", s)), "/");
         assert_eq!(text(|s| write_canonical_uri("/a%20b+c", s)), "/a%20b%2Bc");
     }

@@ -24,12 +24,7 @@ impl AmzDate {
         let year = digits(0..4)? as i32;
         let month = Month::try_from(digits(4..6)? as u8).ok()?;
         let day = digits(6..8)? as u8;
-        let time = Time::from_hms(
-            digits(9..11)? as u8,
-            digits(11..13)? as u8,
-            digits(13..15)? as u8,
-        )
-        .ok()?;
+        let time = Time::from_hms(digits(9..11)? as u8, digits(11..13)? as u8, digits(13..15)? as u8).ok()?;
         let date = Date::from_calendar_date(year, month, day).ok()?;
         let mut text = [0u8; 16];
         text.copy_from_slice(b);

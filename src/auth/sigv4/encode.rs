@@ -6,11 +6,7 @@ use percent_encoding::{percent_decode, percent_encode, AsciiSet, NON_ALPHANUMERI
 use smallvec::SmallVec;
 
 /// Bytes S3 encodes in a query name or value: all but the unreserved ones.
-pub const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+pub const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// Bytes S3 encodes in the path: as [`QUERY_COMPONENT`], but `/` separates segments.
 pub const PATH: &AsciiSet = &QUERY_COMPONENT.remove(b'/');
@@ -58,14 +54,8 @@ mod tests {
 
     #[test]
     fn s3_uri_encoding() {
-        assert_eq!(
-            encode(b"a b+c/d~e_f-g.h", QUERY_COMPONENT),
-            "a%20b%2Bc%2Fd~e_f-g.h"
-        );
-        assert_eq!(
-            encode(b"/photos/a b/()!*'", PATH),
-            "/photos/a%20b/%28%29%21%2A%27"
-        );
+        assert_eq!(encode(b"a b+c/d~e_f-g.h", QUERY_COMPONENT), "a%20b%2Bc%2Fd~e_f-g.h");
+        assert_eq!(encode(b"/photos/a b/()!*'", PATH), "/photos/a%20b/%28%29%21%2A%27");
         assert_eq!(encode("ü".as_bytes(), PATH), "%C3%BC");
     }
 

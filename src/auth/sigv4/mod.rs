@@ -2,12 +2,16 @@
 //! pre-signed URLs and `Authorization` headers.
 
 pub mod canonical;
+pub mod chunked;
 pub mod date;
 pub mod encode;
+pub mod header;
 pub mod key;
 pub mod presigned;
 pub mod sign;
 pub mod signature;
+#[cfg(test)]
+mod vector_tests;
 
 use std::sync::Arc;
 
@@ -70,10 +74,7 @@ pub fn parse_credential<'a>(
     amz_date: &AmzDate,
     region: &str,
 ) -> Result<CredentialScope<'a>, CredentialProblem> {
-    let problem = |message: String| CredentialProblem {
-        message,
-        region: None,
-    };
+    let problem = |message: String| CredentialProblem { message, region: None };
     let mut parts = credential.split('/');
     let (Some(access_key_id), Some(date), Some(scope_region), Some(service), Some(terminal), None) = (
         parts.next(),
@@ -89,7 +90,9 @@ pub fn parse_credential<'a>(
         return Err(problem("the access key id is empty.".to_owned()));
     }
     if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(problem(format!("incorrect date format \"{date}\". This date in the credential must be in the format \"yyyyMMdd\".")));
+        return Err(problem(format!(
+            "incorrect date format \"{date}\". This date in the credential must be in the format \"yyyyMMdd\"."
+        )));
     }
     if date != amz_date.date_str() {
         return Err(problem(format!(
@@ -133,9 +136,8 @@ pub fn check_signed_headers(
     let well_formed = !signed_headers.is_empty()
         && signed_headers.split(';').all(|h| {
             !h.is_empty()
-                && h.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
-                })
+                && h.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
         });
     if !well_formed {
         return Err(GatewayError::auth(
@@ -177,33 +179,39 @@ pub struct SignatureCheck<'a> {
     pub canonical: &'a CanonicalRequest<'a>,
 }
 
+/// A signature that verified.
+pub struct Verified {
+    /// The access key id.
+    pub access_key_id: Arc<str>,
+    /// Which of the credential's secrets it was made with.
+    pub secret_index: usize,
+    /// The signing key it was made with (chunk signatures chain from it).
+    pub key: key::SigningKey,
+}
+
 /// Computes the expected signature under every secret of the named credential (or the
 /// decoy) and compares it with `provided` in constant time. Returns the verified access
-/// key id, or `InvalidAccessKeyId` / `SignatureDoesNotMatch` as S3 does. The same work is
-/// done whether the key exists or the signature is well formed.
+/// key id and which of its secrets matched, or `InvalidAccessKeyId` /
+/// `SignatureDoesNotMatch` as S3 does. The same work is done whether the key exists or the
+/// signature is well formed.
 pub fn verify_signature(
     auth: &Authenticator,
     check: SignatureCheck<'_>,
     provided: Option<&Signature>,
     provided_text: &str,
-) -> Result<Arc<str>, GatewayError> {
+) -> Result<Verified, GatewayError> {
     let canonical_hash = check.canonical.hash();
     let lookup = auth.store().lookup(check.access_key_id);
     let placeholder = Signature::placeholder();
     let provided_sig = provided.unwrap_or(&placeholder);
-    let mut matched = false;
+    let mut matched = None;
     for i in 0..lookup.credential.secrets().len() {
-        let key = auth
-            .store()
-            .signing_key(lookup.credential, i, check.scope.date);
+        let key = auth.store().signing_key(lookup.credential, i, check.scope.date);
         let mut mac = key.mac();
-        write_string_to_sign(
-            check.amz_date.as_str(),
-            check.scope,
-            &canonical_hash,
-            &mut mac,
-        );
-        matched |= provided_sig.verify(&mac.finish());
+        write_string_to_sign(check.amz_date.as_str(), check.scope, &canonical_hash, &mut mac);
+        if provided_sig.verify(&mac.finish()) && matched.is_none() {
+            matched = Some((i, key));
+        }
     }
     if !lookup.known {
         return Err(GatewayError::auth(
@@ -212,8 +220,12 @@ pub fn verify_signature(
         )
         .with_detail("AWSAccessKeyId", check.access_key_id));
     }
-    if matched && provided.is_some() {
-        return Ok(lookup.credential.access_key_id().clone());
+    if let (Some((secret_index, key)), Some(_)) = (matched, provided) {
+        return Ok(Verified {
+            access_key_id: lookup.credential.access_key_id().clone(),
+            secret_index,
+            key,
+        });
     }
     let mut err = GatewayError::auth(
         S3ErrorCode::SignatureDoesNotMatch,
@@ -235,10 +247,7 @@ pub fn verify_signature(
             .with_detail("SignatureProvided", provided_text)
             .with_detail("StringToSignBytes", spaced_hex(sts.as_bytes()))
             .with_detail("CanonicalRequest", canonical_text.clone())
-            .with_detail(
-                "CanonicalRequestBytes",
-                spaced_hex(canonical_text.as_bytes()),
-            );
+            .with_detail("CanonicalRequestBytes", spaced_hex(canonical_text.as_bytes()));
     }
     Err(err)
 }

@@ -30,8 +30,7 @@ pub const AUTH_PARAMS: [&str; 8] = [
     "X-Amz-Content-Sha256",
 ];
 
-const MISSING: &str =
-    "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, \
+const MISSING: &str = "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, \
 X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.";
 
 /// The authentication parameters of a pre-signed URL, percent-decoded.
@@ -56,9 +55,7 @@ fn qerr(message: impl Into<Cow<'static, str>>) -> GatewayError {
 
 /// The index in [`AUTH_PARAMS`] of a parameter name compared without case.
 pub fn auth_param_index(name: &str) -> Option<usize> {
-    AUTH_PARAMS
-        .iter()
-        .position(|p| p.eq_ignore_ascii_case(name))
+    AUTH_PARAMS.iter().position(|p| p.eq_ignore_ascii_case(name))
 }
 
 impl<'a> PresignedParams<'a> {
@@ -100,47 +97,34 @@ impl<'a> PresignedParams<'a> {
 
 impl Authenticator {
     /// Verifies a SigV4 pre-signed request.
-    pub fn verify_presigned(
-        &self,
-        req: &RequestView<'_>,
-        raw_query: &str,
-    ) -> Result<Identity, GatewayError> {
+    pub fn verify_presigned(&self, req: &RequestView<'_>, raw_query: &str) -> Result<Identity, GatewayError> {
         let params = PresignedParams::parse(raw_query)?;
-        let (
-            Some(algorithm),
-            Some(credential),
-            Some(date),
-            Some(expires),
-            Some(signed_headers),
-            Some(signature),
-        ) = (
+        let (Some(algorithm), Some(credential), Some(date), Some(expires), Some(signed_headers), Some(signature)) = (
             params.get(0),
             params.get(1),
             params.get(2),
             params.get(3),
             params.get(4),
             params.get(5),
-        )
-        else {
+        ) else {
             return Err(qerr(MISSING));
         };
         if algorithm != super::canonical::ALGORITHM {
             return Err(qerr("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""));
         }
         let amz_date = AmzDate::parse(date).ok_or_else(|| {
-            qerr(format!("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"; \"{date}\" is not"))
+            qerr(format!(
+                "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"; \"{date}\" is not"
+            ))
         })?;
-        let scope =
-            parse_credential(credential, &amz_date, self.store().region()).map_err(|e| {
-                e.into_error(
-                    S3ErrorCode::AuthorizationQueryParametersError,
-                    "Error parsing the X-Amz-Credential parameter; ",
-                )
-            })?;
+        let scope = parse_credential(credential, &amz_date, self.store().region()).map_err(|e| {
+            e.into_error(
+                S3ErrorCode::AuthorizationQueryParametersError,
+                "Error parsing the X-Amz-Credential parameter; ",
+            )
+        })?;
 
-        let expires: i64 = expires
-            .parse()
-            .map_err(|_| qerr("X-Amz-Expires should be a number"))?;
+        let expires: i64 = expires.parse().map_err(|_| qerr("X-Amz-Expires should be a number"))?;
         if expires < 0 {
             return Err(qerr("X-Amz-Expires must be non-negative"));
         }
@@ -195,12 +179,10 @@ impl Authenticator {
         }
         let expires_at = signed_at + Duration::seconds(expires);
         if req.now > expires_at {
-            return Err(
-                GatewayError::auth(S3ErrorCode::AccessDenied, "Request has expired")
-                    .with_detail("X-Amz-Expires", expires.to_string())
-                    .with_detail("Expires", iso8601(expires_at))
-                    .with_detail("ServerTime", iso8601(req.now)),
-            );
+            return Err(GatewayError::auth(S3ErrorCode::AccessDenied, "Request has expired")
+                .with_detail("X-Amz-Expires", expires.to_string())
+                .with_detail("Expires", iso8601(expires_at))
+                .with_detail("ServerTime", iso8601(req.now)));
         }
 
         let query = CanonicalQuery::from_raw(raw_query, Some("X-Amz-Signature"));
@@ -213,7 +195,7 @@ impl Authenticator {
             signed_headers,
             payload: payload.canonical_line(),
         };
-        let access_key_id = verify_signature(
+        let verified = verify_signature(
             self,
             SignatureCheck {
                 access_key_id: scope.access_key_id,
@@ -225,10 +207,11 @@ impl Authenticator {
             signature,
         )?;
         Ok(Identity {
-            access_key_id,
+            access_key_id: verified.access_key_id,
             scheme: AuthScheme::PresignedV4,
             payload,
             expires_at: Some(expires_at),
+            chunk_signing: None,
         })
     }
 }

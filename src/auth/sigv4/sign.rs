@@ -7,9 +7,7 @@ use time::OffsetDateTime;
 
 use crate::secret::Secret;
 
-use super::canonical::{
-    write_string_to_sign, CanonicalQuery, CanonicalRequest, CredentialScopeRef, ALGORITHM,
-};
+use super::canonical::{write_string_to_sign, CanonicalQuery, CanonicalRequest, CredentialScopeRef, ALGORITHM};
 use super::date::AmzDate;
 use super::encode::{encode, PATH};
 use super::key::SigningKey;
@@ -29,14 +27,8 @@ pub fn sign_request_headers(
     region: &str,
     amz_date: &AmzDate,
 ) {
-    headers.insert(
-        HeaderName::from_static("x-amz-date"),
-        header_value(amz_date.as_str()),
-    );
-    headers.insert(
-        HeaderName::from_static("x-amz-content-sha256"),
-        header_value(payload),
-    );
+    headers.insert(HeaderName::from_static("x-amz-date"), header_value(amz_date.as_str()));
+    headers.insert(HeaderName::from_static("x-amz-content-sha256"), header_value(payload));
     headers.remove(http::header::AUTHORIZATION);
 
     let mut names: Vec<&str> = headers
@@ -70,7 +62,8 @@ pub fn sign_request_headers(
     let mut mac = key.mac();
     write_string_to_sign(amz_date.as_str(), &scope, &canonical.hash(), &mut mac);
     let signature = hex::encode(mac.finish());
-    let authorization = format!("{ALGORITHM} Credential={access_key_id}/{scope},SignedHeaders={signed_headers},Signature={signature}");
+    let authorization =
+        format!("{ALGORITHM} Credential={access_key_id}/{scope},SignedHeaders={signed_headers},Signature={signature}");
     headers.insert(http::header::AUTHORIZATION, header_value(&authorization));
 }
 
@@ -108,12 +101,7 @@ pub struct PresignRequest<'a> {
 }
 
 /// Builds a SigV4 pre-signed URL (`UNSIGNED-PAYLOAD`, only `host` signed).
-pub fn presign_url(
-    access_key_id: &str,
-    secret: &Secret,
-    region: &str,
-    req: &PresignRequest<'_>,
-) -> String {
+pub fn presign_url(access_key_id: &str, secret: &Secret, region: &str, req: &PresignRequest<'_>) -> String {
     let amz_date = AmzDate::from_time(req.now);
     let scope = CredentialScopeRef {
         date: amz_date.date_str(),
@@ -181,9 +169,7 @@ mod tests {
             },
         );
         assert!(
-            url.ends_with(
-                "X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
-            ),
+            url.ends_with("X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"),
             "{url}"
         );
     }

@@ -10,11 +10,7 @@ impl Signature {
     /// Parses the hex form. S3 signatures are lower-case; anything else is not a
     /// signature any S3 client would produce.
     pub fn parse_hex(s: &str) -> Option<Signature> {
-        if s.len() != 64
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return None;
         }
         let mut out = [0u8; 32];
@@ -27,6 +23,11 @@ impl Signature {
     /// so the work done does not depend on its shape.
     pub fn placeholder() -> Signature {
         Signature([0u8; 32])
+    }
+
+    /// The raw bytes, to chain aws-chunked signatures from this one once it is verified.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
     }
 
     /// Whether `computed` equals this signature, in constant time.

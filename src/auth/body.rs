@@ -1,0 +1,182 @@
+//! Bodies that verify what the signature promised about them, as they stream.
+//!
+//! The rule for all of them: the end of the body is held back until every check has
+//! passed. The upstream is told the exact length up front, so if a check fails the last
+//! bytes never arrive, the upstream request is aborted, and no object is committed. The
+//! reason is left in a [`BodyVerdict`] so the client gets S3's error, not a generic 502.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use sha2::{Digest, Sha256};
+
+use crate::response::{BoxError, GatewayError, S3ErrorCode};
+
+/// Why a streamed body was refused, shared between the body and the request handler.
+#[derive(Clone, Default)]
+pub struct BodyVerdict(Arc<Mutex<Option<GatewayError>>>);
+
+impl std::fmt::Debug for BodyVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodyVerdict")
+    }
+}
+
+/// The error a refusing body yields to its reader (the upstream client), which aborts.
+#[derive(Debug, thiserror::Error)]
+#[error("request body refused: {0}")]
+pub struct BodyRefused(pub &'static str);
+
+impl BodyVerdict {
+    /// Records `err` (the first one wins) and returns the error to yield.
+    pub fn refuse(&self, err: GatewayError) -> BoxError {
+        let code = err.code().as_str();
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(err);
+        }
+        Box::new(BodyRefused(code))
+    }
+
+    /// The recorded refusal, if any.
+    pub fn take(&self) -> Option<GatewayError> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Passes a body through while hashing it; the last frame is released only if the
+/// SHA-256 equals the one the client signed (`XAmzContentSHA256Mismatch` otherwise).
+pub struct VerifySha256<B> {
+    inner: B,
+    hasher: Sha256,
+    expected: [u8; 32],
+    held: Option<Bytes>,
+    verdict: BodyVerdict,
+    finished: bool,
+}
+
+impl<B> VerifySha256<B> {
+    /// Wraps `inner`; `expected_hex` is the signed `x-amz-content-sha256`.
+    pub fn new(inner: B, expected_hex: &str, verdict: BodyVerdict) -> Self {
+        let mut expected = [0u8; 32];
+        // Checked as 64 hex digits when the signature was parsed; a bad one never matches.
+        let _ = hex::decode_to_slice(expected_hex, &mut expected);
+        VerifySha256 {
+            inner,
+            hasher: Sha256::new(),
+            expected,
+            held: None,
+            verdict,
+            finished: false,
+        }
+    }
+}
+
+impl<B> Body for VerifySha256<B>
+where
+    B: Body<Data = Bytes, Error = BoxError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            if this.finished {
+                return Poll::Ready(this.held.take().map(|b| Ok(Frame::data(b))));
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else { continue };
+                    if data.is_empty() {
+                        continue;
+                    }
+                    this.hasher.update(&data);
+                    if let Some(prev) = this.held.replace(data) {
+                        return Poll::Ready(Some(Ok(Frame::data(prev))));
+                    }
+                }
+                Poll::Ready(None) => {
+                    this.finished = true;
+                    let computed: [u8; 32] = std::mem::take(&mut this.hasher).finalize().into();
+                    if computed != this.expected {
+                        this.held = None;
+                        let err = GatewayError::auth(
+                            S3ErrorCode::XAmzContentSHA256Mismatch,
+                            S3ErrorCode::XAmzContentSHA256Mismatch.default_message(),
+                        )
+                        .with_detail("ClientComputedContentSHA256", hex::encode(this.expected))
+                        .with_detail("S3ComputedContentSHA256", hex::encode(computed));
+                        return Poll::Ready(Some(Err(this.verdict.refuse(err))));
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished && self.held.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let mut hint = self.inner.size_hint();
+        if let Some(h) = &self.held {
+            let n = h.len() as u64;
+            hint.set_lower(hint.lower() + n);
+            if let Some(upper) = hint.upper() {
+                hint.set_upper(upper + n);
+            }
+        }
+        hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+
+    fn body(chunks: &[&'static [u8]]) -> impl Body<Data = Bytes, Error = BoxError> + Unpin {
+        let frames: Vec<Result<Frame<Bytes>, BoxError>> =
+            chunks.iter().map(|c| Ok(Frame::data(Bytes::from_static(c)))).collect();
+        StreamBody::new(futures_util::stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn passes_a_matching_body_whole() {
+        let hash = hex::encode(Sha256::digest(b"hello world"));
+        let v = BodyVerdict::default();
+        let out = VerifySha256::new(body(&[b"hello", b" ", b"world"]), &hash, v.clone())
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(out.to_bytes(), "hello world");
+        assert!(v.take().is_none());
+    }
+
+    #[tokio::test]
+    async fn holds_back_the_end_of_a_mismatching_body() {
+        let hash = hex::encode(Sha256::digest(b"hello world"));
+        let v = BodyVerdict::default();
+        let mut b = VerifySha256::new(body(&[b"hello", b" ", b"wOrld"]), &hash, v.clone());
+        let mut seen = Vec::new();
+        let mut failed = false;
+        while let Some(frame) = b.frame().await {
+            match frame {
+                Ok(f) => seen.extend_from_slice(&f.into_data().unwrap()),
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        assert!(failed);
+        assert_eq!(seen, b"hello ", "the last frame must never be released");
+        assert_eq!(v.take().unwrap().code(), S3ErrorCode::XAmzContentSHA256Mismatch);
+    }
+}
