@@ -54,6 +54,7 @@ impl App {
                 max_expires_secs: config.auth.max_expires.0.as_secs(),
                 clock_skew: config.auth.clock_skew.0,
                 mismatch_details: config.auth.signature_mismatch_details,
+                sigv2: config.auth.sigv2,
             },
             CredentialStore::new(&config.auth.region, credentials),
         );

@@ -18,10 +18,11 @@ use time::OffsetDateTime;
 
 use crate::app::App;
 use crate::auth::body::{BodyVerdict, VerifySha256};
+use crate::auth::sigv2::QUERY_PARAMS;
 use crate::auth::sigv4::canonical::UNSIGNED_PAYLOAD;
 use crate::auth::sigv4::chunked::{AwsChunkedBody, ChecksumAlgorithm, ChunkMode};
 use crate::auth::sigv4::presigned::auth_param_index;
-use crate::auth::{Identity, PayloadHash, RequestView};
+use crate::auth::{AuthScheme, Identity, PayloadHash, RequestView};
 use crate::response::{error_response, BoxError, GatewayBody, GatewayError, S3ErrorCode};
 use crate::upstream::headers::forwarded_request_headers;
 use crate::upstream::Forward;
@@ -232,11 +233,14 @@ where
         host,
         now: OffsetDateTime::now_utc(),
     };
-    let identity = app.auth().authenticate(&view).map_err(|e| hide_details(app, e))?;
+    let identity = app
+        .auth()
+        .authenticate_for(&view, &target)
+        .map_err(|e| hide_details(app, e))?;
     record.access_key_id = Some(identity.access_key_id.clone());
     record.auth = identity.scheme.as_str();
 
-    let (query, mut headers) = upstream_query_and_headers(raw_query, &parts.headers)?;
+    let (query, mut headers) = upstream_query_and_headers(raw_query, &parts.headers, identity.scheme)?;
     app.policy().check(&identity, &target, &headers)?;
 
     let Some(bucket) = target.bucket.as_deref() else {
@@ -354,6 +358,7 @@ fn verified_body<'a>(
 fn upstream_query_and_headers(
     raw_query: Option<&str>,
     client: &HeaderMap,
+    scheme: AuthScheme,
 ) -> Result<(Vec<(String, String)>, HeaderMap), GatewayError> {
     let mut headers = forwarded_request_headers(client);
     let mut query = Vec::new();
@@ -364,10 +369,19 @@ fn upstream_query_and_headers(
         let name = String::from_utf8_lossy(&buf).into_owned();
         crate::auth::sigv4::encode::decode_into(raw_value.as_bytes(), true, &mut buf);
         let value = String::from_utf8_lossy(&buf).into_owned();
-        if auth_param_index(&name).is_some() {
+        let v2 = matches!(scheme, AuthScheme::PresignedV2 | AuthScheme::HeaderV2);
+        if auth_param_index(&name).is_some() || (v2 && QUERY_PARAMS.contains(&name.as_str())) {
             continue;
         }
         let lower = name.to_ascii_lowercase();
+        if lower.starts_with("x-amz-") && v2 {
+            // SigV2 signs no query parameter but sub-resources: an x-amz-* one is unsigned.
+            return Err(GatewayError::auth(
+                S3ErrorCode::AccessDenied,
+                "There were headers present in the request which were not signed",
+            )
+            .with_detail("HeadersNotSigned", lower));
+        }
         if lower.starts_with("x-amz-") {
             let bad = || {
                 GatewayError::client(

@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod credentials;
+pub mod sigv2;
 pub mod sigv4;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use http::{HeaderMap, Method};
 use time::OffsetDateTime;
 
+use crate::addressing::Target;
 use crate::response::{GatewayError, S3ErrorCode};
 
 use credentials::CredentialStore;
@@ -46,6 +48,10 @@ pub enum AuthScheme {
     PresignedV4,
     /// SigV4 `Authorization` header.
     HeaderV4,
+    /// SigV2 query parameters.
+    PresignedV2,
+    /// SigV2 `Authorization` header.
+    HeaderV2,
 }
 
 impl AuthScheme {
@@ -54,6 +60,8 @@ impl AuthScheme {
         match self {
             AuthScheme::PresignedV4 => "sigv4-query",
             AuthScheme::HeaderV4 => "sigv4-header",
+            AuthScheme::PresignedV2 => "sigv2-query",
+            AuthScheme::HeaderV2 => "sigv2-header",
         }
     }
 }
@@ -158,6 +166,8 @@ pub struct AuthSettings {
     pub clock_skew: Duration,
     /// Whether `SignatureDoesNotMatch` carries the canonical request and string to sign.
     pub mismatch_details: bool,
+    /// Whether Signature Version 2 is accepted at all.
+    pub sigv2: bool,
 }
 
 /// Verifies requests against a credential store.
@@ -216,23 +226,30 @@ impl Authenticator {
 
     /// Verifies `req` and returns who signed it.
     pub fn authenticate(&self, req: &RequestView<'_>) -> Result<Identity, GatewayError> {
+        self.authenticate_for(
+            req,
+            &Target {
+                bucket: None,
+                key: None,
+                virtual_hosted: false,
+            },
+        )
+    }
+
+    /// Verifies `req`, addressed to `target`, and returns who signed it. (SigV2 signs the
+    /// bucket of a virtual-hosted request, which is not in the path.)
+    pub fn authenticate_for(&self, req: &RequestView<'_>, target: &Target) -> Result<Identity, GatewayError> {
         let s = Signals::scan(req);
         match (s.query_v4, s.query_v2, s.header) {
             (false, false, false) => Err(GatewayError::auth(S3ErrorCode::AccessDenied, "Access Denied")),
             (true, false, false) => self.verify_presigned(req, req.raw_query.unwrap_or("")),
-            (false, true, false) => Err(GatewayError::auth(
-                S3ErrorCode::NotImplemented,
-                "Signature Version 2 query authentication is not accepted by this gateway; sign with Signature Version 4.",
-            )),
+            (false, true, false) => self.verify_query_v2(req, target),
             (false, false, true) => {
                 let value = req.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
                 if value.starts_with("AWS4-HMAC-SHA256 ") {
                     self.verify_header_v4(req, value)
                 } else if value.starts_with("AWS ") {
-                    Err(GatewayError::auth(
-                        S3ErrorCode::NotImplemented,
-                        "Signature Version 2 header authentication is not accepted by this gateway; sign with Signature Version 4.",
-                    ))
+                    self.verify_header_v2(req, target, value)
                 } else {
                     Err(GatewayError::auth(S3ErrorCode::InvalidArgument, "Unsupported Authorization Type")
                         .with_detail("ArgumentName", "Authorization"))

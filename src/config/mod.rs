@@ -75,6 +75,9 @@ pub struct AuthConfig {
     /// S3's do. They help a client find its signing bug and reveal nothing secret.
     #[serde(default = "default_true")]
     pub signature_mismatch_details: bool,
+    /// Whether legacy Signature Version 2 (header and query) is accepted.
+    #[serde(default = "default_true")]
+    pub sigv2: bool,
 }
 
 /// One `[[credentials]]` entry.
@@ -211,6 +214,7 @@ impl Default for AuthConfig {
             max_expires: default_max_expires(),
             clock_skew: default_clock_skew(),
             signature_mismatch_details: true,
+            sigv2: true,
         }
     }
 }

@@ -559,6 +559,7 @@ mod tests {
                 max_expires_secs: 604_800,
                 clock_skew: std::time::Duration::from_secs(900),
                 mismatch_details: true,
+                sigv2: true,
             },
             CredentialStore::new(
                 "us-east-1",

@@ -615,6 +615,7 @@ fn s3_docs_presigned_vectors() {
                 max_expires_secs: 604_800,
                 clock_skew: std::time::Duration::from_secs(900),
                 mismatch_details: true,
+                sigv2: true,
             },
             CredentialStore::new(
                 field(&v, "region"),
