@@ -84,7 +84,7 @@ impl App {
                 addressing: Addressing::new(config.server.virtual_host_domains.clone()),
                 auth,
                 // s3s-fs maps keys to files and resolves `.`/`..`.
-                policy: Policy::new(true),
+                policy: Policy::new(config, true),
                 upstream,
                 embedded: Some(store),
             }));
@@ -98,7 +98,7 @@ impl App {
         Ok(Arc::new(App {
             addressing: Addressing::new(config.server.virtual_host_domains.clone()),
             auth,
-            policy: Policy::new(false),
+            policy: Policy::new(config, false),
             upstream,
             #[cfg(feature = "embedded")]
             embedded: None,

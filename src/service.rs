@@ -2,7 +2,7 @@
 //! One span and one access-log line per request. Stages return values or errors; only
 //! this module turns them into a response (through `response/`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,6 +23,9 @@ use crate::auth::sigv4::canonical::UNSIGNED_PAYLOAD;
 use crate::auth::sigv4::chunked::{AwsChunkedBody, ChecksumAlgorithm, ChunkMode};
 use crate::auth::sigv4::presigned::auth_param_index;
 use crate::auth::{AuthScheme, Identity, PayloadHash, RequestView};
+use crate::policy::limit::LimitBody;
+use crate::policy::restrictions::Restrictions;
+use crate::policy::PolicyRequest;
 use crate::response::{error_response, BoxError, GatewayBody, GatewayError, S3ErrorCode};
 use crate::upstream::headers::forwarded_request_headers;
 use crate::upstream::Forward;
@@ -157,6 +160,8 @@ where
     record.method = req.method().to_string();
     record.started = Some(Instant::now());
     let head = req.method() == Method::HEAD;
+    let method = req.method().clone();
+    let origin = req.headers().get(http::header::ORIGIN).cloned();
     let span = tracing::debug_span!("request", id = %record.request_id);
     let _enter = span.enter();
     let result = run(&app, req, &mut record).await;
@@ -174,6 +179,15 @@ where
             error_response(&err, &record.request_id, head)
         }
     };
+    if let Some(origin) = origin {
+        if method != Method::OPTIONS {
+            let mut req_headers = HeaderMap::new();
+            req_headers.insert(http::header::ORIGIN, origin);
+            app.policy()
+                .cors()
+                .decorate(record.bucket.as_deref(), &method, &req_headers, response.headers_mut());
+        }
+    }
     record.status = response.status().as_u16();
     if !response.headers().contains_key("x-amz-request-id") {
         if let Ok(v) = HeaderValue::from_str(&record.request_id) {
@@ -194,14 +208,8 @@ where
     let method = parts.method.clone();
     if !matches!(
         method,
-        Method::GET | Method::HEAD | Method::PUT | Method::POST | Method::DELETE
+        Method::GET | Method::HEAD | Method::PUT | Method::POST | Method::DELETE | Method::OPTIONS
     ) {
-        if method == Method::OPTIONS {
-            return Err(GatewayError::client(
-                S3ErrorCode::CORSResponse,
-                "CORS is not enabled for this bucket.",
-            ));
-        }
         return Err(GatewayError::client(
             S3ErrorCode::MethodNotAllowed,
             "The specified method is not allowed against this resource.",
@@ -225,6 +233,17 @@ where
     record.bucket = target.bucket.clone();
     record.key = target.key.clone();
 
+    if method == Method::OPTIONS {
+        // CORS preflight: answered here, without authentication, as S3 does.
+        let headers = app
+            .policy()
+            .cors()
+            .preflight(target.bucket.as_deref(), &parts.headers)?;
+        let mut resp = Response::new(crate::response::empty_body());
+        *resp.headers_mut() = headers;
+        return Ok(resp);
+    }
+
     let view = RequestView {
         method: &method,
         raw_path,
@@ -240,15 +259,24 @@ where
     record.access_key_id = Some(identity.access_key_id.clone());
     record.auth = identity.scheme.as_str();
 
-    let (query, mut headers) = upstream_query_and_headers(raw_query, &parts.headers, identity.scheme)?;
-    app.policy().check(&identity, &target, &headers)?;
-
-    let Some(bucket) = target.bucket.as_deref() else {
-        return Err(GatewayError::client(
-            S3ErrorCode::NotImplemented,
-            "ListBuckets through the gateway is not available: address a bucket.",
+    let (mut query, mut headers) = upstream_query_and_headers(raw_query, &parts.headers, identity.scheme)?;
+    let restrictions = Restrictions::extract(&mut query)?;
+    if !restrictions.is_empty() && matches!(identity.scheme, AuthScheme::PresignedV2 | AuthScheme::HeaderV2) {
+        return Err(GatewayError::auth(
+            S3ErrorCode::InvalidArgument,
+            "Signed restrictions need Signature Version 4: SigV2 does not sign them.",
         ));
-    };
+    }
+    let peer = record.peer.map_or(IpAddr::from([127, 0, 0, 1]), |p| p.ip());
+    let decision = app.policy().check(&PolicyRequest {
+        identity: &identity,
+        method: &method,
+        target: &target,
+        query: &query,
+        headers: &headers,
+        client_ip: app.policy().client_ip(peer, &parts.headers),
+        restrictions: &restrictions,
+    })?;
 
     let body = CountingBody {
         inner: body,
@@ -256,12 +284,15 @@ where
     }
     .boxed();
     let verdict = BodyVerdict::default();
-    let (body, payload) = verified_body(&identity, &parts.headers, &mut headers, body, &verdict)?;
+    let (mut body, payload) = verified_body(&identity, &parts.headers, &mut headers, body, &verdict)?;
+    if let Some(limit) = decision.body_limit {
+        body = LimitBody::new(body, limit, verdict.clone()).boxed();
+    }
     let sent = app
         .upstream()
         .send(Forward {
             method,
-            bucket: Some(bucket),
+            bucket: target.bucket.as_deref(),
             key: target.key.as_deref(),
             query,
             headers,
@@ -274,7 +305,56 @@ where
     if let Some(refused) = verdict.take() {
         return Err(refused);
     }
-    Ok(sent?.map(|b| b.map_err(BoxError::from).boxed()))
+    let resp = sent?.map(|b| b.map_err(BoxError::from).boxed());
+    if decision.filter_bucket_list && resp.status().is_success() {
+        return filter_bucket_list(app, &identity, resp).await;
+    }
+    Ok(resp)
+}
+
+/// Cuts a ListBuckets answer down to the buckets `identity`'s scopes reach.
+async fn filter_bucket_list(
+    app: &App,
+    identity: &Identity,
+    resp: Response<GatewayBody>,
+) -> Result<Response<GatewayBody>, GatewayError> {
+    const MAX_LIST: usize = 4 << 20;
+    let (mut parts, mut body) = resp.into_parts();
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let unreadable = || GatewayError::new(S3ErrorCode::BadGateway, crate::response::Origin::Upstream);
+        let frame = frame.map_err(|_| unreadable())?;
+        if let Some(d) = frame.data_ref() {
+            bytes.extend_from_slice(d);
+        }
+        if bytes.len() > MAX_LIST {
+            return Err(unreadable().with_message("The upstream bucket list is too large to filter."));
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut rest: &str = &text;
+    while let Some(start) = rest.find("<Bucket>") {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find("</Bucket>") else {
+            break;
+        };
+        let end = start + len + "</Bucket>".len();
+        let entry = &rest[start..end];
+        let name = entry
+            .split("<Name>")
+            .nth(1)
+            .and_then(|n| n.split("</Name>").next())
+            .unwrap_or("");
+        if app.policy().scopes().sees_bucket(&identity.access_key_id, name) {
+            out.push_str(entry);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    parts.headers.remove(http::header::ETAG);
+    Ok(Response::from_parts(parts, crate::response::full_body(out)))
 }
 
 /// Wraps the client body in the verification its signature calls for, adjusts the

@@ -5,7 +5,9 @@
 //! `guestpass check-config` can explain them all in one run.
 
 mod duration;
+pub mod policy;
 mod secret_source;
+mod size;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use duration::HumanDuration;
+pub use policy::{Action, CorsConfig, ScopeConfig, UploadRuleConfig};
 pub use secret_source::{SecretSource, SecretSourceError};
+pub use size::ByteSize;
 
 /// The longest a SigV4 pre-signed URL may live, in seconds (seven days), per
 /// "Authenticating Requests: Using Query Parameters".
@@ -33,6 +37,12 @@ pub struct Config {
     /// The keys clients sign with. Never the upstream's keys.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
+    /// Upload rules by bucket and key prefix.
+    #[serde(default)]
+    pub rules: Vec<UploadRuleConfig>,
+    /// Browser cross-origin access by bucket.
+    #[serde(default)]
+    pub cors: Vec<CorsConfig>,
     /// The store requests are forwarded to.
     pub upstream: UpstreamConfig,
     /// Logging.
@@ -56,6 +66,12 @@ pub struct ServerConfig {
     /// Time a client has to send its request headers.
     #[serde(default = "default_header_read_timeout")]
     pub header_read_timeout: HumanDuration,
+    /// Proxies (CIDR) whose client-address header is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// The header trusted proxies put the client address in.
+    #[serde(default = "default_client_ip_header")]
+    pub client_ip_header: String,
 }
 
 /// `[auth]`
@@ -95,6 +111,9 @@ pub struct CredentialConfig {
     /// A file holding the secret (a mounted Kubernetes Secret, say).
     #[serde(default)]
     pub secret_access_key_file: Option<PathBuf>,
+    /// What this key may do. Absent: everything; empty: nothing.
+    #[serde(default)]
+    pub scopes: Option<Vec<ScopeConfig>>,
 }
 
 /// `[upstream]`
@@ -165,6 +184,9 @@ pub enum LogFormat {
 fn default_listen() -> String {
     "127.0.0.1:8080".to_owned()
 }
+fn default_client_ip_header() -> String {
+    "x-forwarded-for".to_owned()
+}
 fn default_region() -> String {
     "us-east-1".to_owned()
 }
@@ -203,6 +225,8 @@ impl Default for ServerConfig {
             public_url: None,
             virtual_host_domains: Vec::new(),
             header_read_timeout: default_header_read_timeout(),
+            trusted_proxies: Vec::new(),
+            client_ip_header: default_client_ip_header(),
         }
     }
 }
@@ -337,7 +361,10 @@ impl Config {
                 secret_access_key: Some(crate::secret::Secret::new(DEMO_SECRET_ACCESS_KEY)),
                 secret_access_key_env: None,
                 secret_access_key_file: None,
+                scopes: None,
             }],
+            rules: Vec::new(),
+            cors: Vec::new(),
             upstream: UpstreamConfig::embedded(data_dir),
             log: LogConfig::default(),
         }
@@ -463,12 +490,24 @@ impl Config {
             bad("upstream: connect_timeout and response_timeout must be more than zero".to_owned());
         }
 
+        for p in &self.server.trusted_proxies {
+            if p.parse::<ipnet::IpNet>().is_err() && p.parse::<std::net::IpAddr>().is_err() {
+                bad(format!("server.trusted_proxies: {p:?} is not an address or CIDR range"));
+            }
+        }
+        if http::HeaderName::from_bytes(self.server.client_ip_header.as_bytes()).is_err() {
+            bad(format!(
+                "server.client_ip_header: {:?} is not a header name",
+                self.server.client_ip_header
+            ));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bad(format!(
                 "log.level: {:?} is not a valid filter (try info, debug, guestpass=debug)",
                 self.log.level
             ));
         }
+        policy::validate(&self.credentials, &self.rules, &self.cors, &mut problems);
 
         if problems.is_empty() {
             Ok(())

@@ -67,7 +67,8 @@ s3_error_codes! {
     AuthorizationHeaderMalformed => BAD_REQUEST, "The authorization header is malformed.";
     AuthorizationQueryParametersError => BAD_REQUEST, "Error parsing the query-string authentication parameters.";
     BadDigest => BAD_REQUEST, "The Content-MD5 or checksum value that you specified did not match what the server received.";
-    CORSResponse => FORBIDDEN, "CORS is not enabled for this bucket.";
+    AccessForbidden => FORBIDDEN, "CORSResponse: This CORS request is not allowed.";
+    BadRequest => BAD_REQUEST, "Bad Request";
     BadGateway => BAD_GATEWAY, "The upstream store sent an invalid response.";
     EntityTooLarge => BAD_REQUEST, "Your proposed upload exceeds the maximum allowed object size.";
     EntityTooSmall => BAD_REQUEST, "Your proposed upload is smaller than the minimum allowed object size.";
