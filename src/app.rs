@@ -16,6 +16,7 @@ pub struct App {
     auth: Authenticator,
     policy: Policy,
     upstream: Upstream,
+    public_url: String,
     #[cfg(feature = "embedded")]
     embedded: Option<crate::upstream::embedded::EmbeddedStore>,
 }
@@ -86,6 +87,7 @@ impl App {
                 // s3s-fs maps keys to files and resolves `.`/`..`.
                 policy: Policy::new(config, true),
                 upstream,
+                public_url: config.public_url(),
                 embedded: Some(store),
             }));
         }
@@ -100,6 +102,7 @@ impl App {
             auth,
             policy: Policy::new(config, false),
             upstream,
+            public_url: config.public_url(),
             #[cfg(feature = "embedded")]
             embedded: None,
         }))
@@ -123,6 +126,11 @@ impl App {
     /// The upstream client.
     pub fn upstream(&self) -> &Upstream {
         &self.upstream
+    }
+
+    /// The URL clients reach the gateway at.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     /// Whether the upstream is the embedded store.

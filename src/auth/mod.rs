@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod credentials;
+pub mod post_policy;
 pub mod sigv2;
 pub mod sigv4;
 
@@ -52,6 +53,10 @@ pub enum AuthScheme {
     PresignedV2,
     /// SigV2 `Authorization` header.
     HeaderV2,
+    /// Browser POST form signed with SigV4.
+    PostV4,
+    /// Browser POST form signed with SigV2.
+    PostV2,
 }
 
 impl AuthScheme {
@@ -62,6 +67,8 @@ impl AuthScheme {
             AuthScheme::HeaderV4 => "sigv4-header",
             AuthScheme::PresignedV2 => "sigv2-query",
             AuthScheme::HeaderV2 => "sigv2-header",
+            AuthScheme::PostV4 => "post-sigv4",
+            AuthScheme::PostV2 => "post-sigv2",
         }
     }
 }

@@ -301,11 +301,18 @@ fn copy_source_parts(source: &str) -> (Option<String>, Option<String>) {
     }
 }
 
+/// Refuses keys a file-mapping store would resolve to another place: `.` and `..`
+/// segments, and empty segments (a leading `/` makes the key an absolute path that
+/// replaces the bucket folder; `a//b` and `a/b` would be one file).
 fn refuse_dots(key: &str) -> Result<(), GatewayError> {
-    if key.split('/').any(|seg| seg == "." || seg == "..") {
+    if key
+        .split('/')
+        .enumerate()
+        .any(|(i, seg)| seg == "." || seg == ".." || (seg.is_empty() && i + 1 < key.split('/').count()))
+    {
         return Err(GatewayError::policy(
             S3ErrorCode::InvalidArgument,
-            "Object keys with '.' or '..' path segments are refused: the upstream store would resolve them to other keys.",
+            "Object keys with '.', '..' or empty path segments are refused: the upstream store would resolve them to other keys.",
         )
         .with_detail("ArgumentName", "key"));
     }
@@ -374,7 +381,7 @@ mod tests {
     #[test]
     fn dot_segments_refused_only_when_asked() {
         let c = config("");
-        for k in ["../other/x", "a/./b", "a/..", "."] {
+        for k in ["../other/x", "a/./b", "a/..", ".", "/abs/path", "a//b"] {
             assert_eq!(
                 check(&Policy::new(&c, true), Method::GET, Some(k), &[], &[])
                     .unwrap_err()
@@ -383,7 +390,7 @@ mod tests {
             );
             check(&Policy::new(&c, false), Method::GET, Some(k), &[], &[]).unwrap();
         }
-        for k in ["a..b", ".hidden", "a//b", "..."] {
+        for k in ["a..b", ".hidden", "dir/", "..."] {
             check(&Policy::new(&c, true), Method::GET, Some(k), &[], &[]).unwrap();
         }
         let e = check(

@@ -25,8 +25,10 @@ use crate::auth::sigv4::date::AmzDate;
 use crate::auth::sigv4::encode::{encode, PATH};
 use crate::auth::sigv4::key::SigningKey;
 use crate::auth::sigv4::sign::sign_request_headers;
-use crate::response::{GatewayBody, GatewayError, S3ErrorCode};
+use crate::response::{BoxError, GatewayBody, GatewayError, S3ErrorCode};
 use crate::secret::Secret;
+use http_body::Body as _;
+use http_body_util::BodyExt;
 
 /// Which trust roots verify the upstream's TLS certificate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
@@ -163,7 +165,7 @@ impl Upstream {
 
     /// Signs and sends `fwd`; returns the upstream's response head with its body still
     /// streaming.
-    pub async fn send(&self, fwd: Forward<'_>) -> Result<Response<Incoming>, GatewayError> {
+    pub async fn send(&self, fwd: Forward<'_>) -> Result<Response<GatewayBody>, GatewayError> {
         let mut path = String::with_capacity(64);
         if let Some(bucket) = fwd.bucket {
             path.push('/');
@@ -228,7 +230,10 @@ impl Upstream {
             )),
             Ok(Ok(mut resp)) => {
                 headers::strip_hop_by_hop(resp.headers_mut());
-                Ok(resp)
+                if resp.status() == http::StatusCode::FORBIDDEN {
+                    return refused_credentials(resp).await;
+                }
+                Ok(resp.map(|b| b.map_err(BoxError::from).boxed()))
             }
         }
     }
@@ -240,7 +245,7 @@ impl Upstream {
         bucket: &str,
         key: Option<&str>,
         body: Bytes,
-    ) -> Result<Response<Incoming>, GatewayError> {
+    ) -> Result<Response<GatewayBody>, GatewayError> {
         let payload = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(&body))
@@ -258,6 +263,50 @@ impl Upstream {
         })
         .await
     }
+}
+
+/// An upstream 403 that refuses the gateway's own signature would tell the client its
+/// (valid) signature is wrong: it becomes a 502 naming the real cause, logged. Other 403
+/// answers (the upstream's own access rules) pass through unchanged.
+async fn refused_credentials(resp: Response<Incoming>) -> Result<Response<GatewayBody>, GatewayError> {
+    const MAX_ERROR_BODY: usize = 64 * 1024;
+    let small = resp
+        .body()
+        .size_hint()
+        .upper()
+        .is_some_and(|n| n <= MAX_ERROR_BODY as u64);
+    if !small {
+        return Ok(resp.map(|b| b.map_err(BoxError::from).boxed()));
+    }
+    let (mut parts, mut body) = resp.into_parts();
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        if let Some(d) = frame.data_ref() {
+            bytes.extend_from_slice(d);
+        }
+        if bytes.len() > MAX_ERROR_BODY {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    for code in [
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "ExpiredToken",
+        "RequestTimeTooSkewed",
+    ] {
+        if text.contains(&format!("<Code>{code}</Code>")) {
+            return Err(GatewayError::upstream(
+                S3ErrorCode::BadGateway,
+                "The upstream store refused the gateway's own credentials.",
+                format!("upstream answered 403 {code} to the gateway's signature: check [upstream] keys and clock"),
+            ));
+        }
+    }
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Ok(Response::from_parts(parts, crate::response::full_body(bytes)))
 }
 
 /// The Host header for an endpoint: the port only when it is not the scheme's default,

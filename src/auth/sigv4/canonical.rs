@@ -60,11 +60,12 @@ impl CanonicalQuery {
         let mut buf = DecodeBuf::new();
         for pair in raw.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if Some(name) == exclude {
+            decode_into(name.as_bytes(), true, &mut buf);
+            // Compared decoded, as the parser that found the signature compared it.
+            if exclude.is_some_and(|x| x.as_bytes() == &buf[..]) {
                 continue;
             }
             let start = q.bytes.len() as u32;
-            decode_into(name.as_bytes(), true, &mut buf);
             encode_into(&buf, QUERY_COMPONENT, &mut q.bytes);
             let mid = q.bytes.len() as u32;
             decode_into(value.as_bytes(), true, &mut buf);

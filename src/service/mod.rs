@@ -2,6 +2,8 @@
 //! One span and one access-log line per request. Stages return values or errors; only
 //! this module turns them into a response (through `response/`).
 
+mod post_form;
+
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +35,7 @@ use crate::upstream::Forward;
 /// What the access log records of one request. The line is written when the response
 /// body is finished or dropped, so bytes out and duration are final.
 #[derive(Debug, Default)]
-struct AccessRecord {
+pub(crate) struct AccessRecord {
     request_id: String,
     peer: Option<SocketAddr>,
     method: String,
@@ -244,6 +246,31 @@ where
         return Ok(resp);
     }
 
+    if post_form::is_post_form(&method, &target, &parts.headers) {
+        // A browser POST upload authenticates with its form; any other credentials on the
+        // same request make it ambiguous.
+        if parts.headers.contains_key(http::header::AUTHORIZATION)
+            || raw_query.is_some_and(|q| {
+                q.split('&').any(|p| {
+                    let name = p.split('=').next().unwrap_or("");
+                    auth_param_index(name).is_some() || QUERY_PARAMS.contains(&name)
+                })
+            })
+        {
+            return Err(GatewayError::auth(
+                S3ErrorCode::InvalidArgument,
+                "Only one auth mechanism allowed: a POST form carries its own signature.",
+            ));
+        }
+        let peer = record.peer.map_or(IpAddr::from([127, 0, 0, 1]), |p| p.ip());
+        let body = CountingBody {
+            inner: body,
+            count: record.bytes_in.clone(),
+        }
+        .boxed();
+        return post_form::handle(app, &parts.headers, body, &target, peer, record).await;
+    }
+
     let view = RequestView {
         method: &method,
         raw_path,
@@ -305,7 +332,7 @@ where
     if let Some(refused) = verdict.take() {
         return Err(refused);
     }
-    let resp = sent?.map(|b| b.map_err(BoxError::from).boxed());
+    let resp = sent?;
     if decision.filter_bucket_list && resp.status().is_success() {
         return filter_bucket_list(app, &identity, resp).await;
     }
