@@ -39,21 +39,44 @@ pub enum Command {
         #[arg(long, short, env = "GUESTPASS_CONFIG")]
         config: PathBuf,
     },
-    /// Print a SigV4 pre-signed URL for the gateway's public_url.
-    Presign {
-        /// Configuration file; without it, the embedded default's demo credential.
-        #[arg(long, short, env = "GUESTPASS_CONFIG")]
-        config: Option<PathBuf>,
-        /// HTTP method the URL allows.
-        #[arg(long, short, default_value = "GET", value_parser = ["GET", "PUT", "HEAD", "DELETE"])]
-        method: String,
-        /// Lifetime, such as 15m, 1h or 7d (at most auth.max_expires).
-        #[arg(long, short, default_value = "15m")]
-        expires: HumanDuration,
-        /// Access key to sign with (default: the first [[credentials]] entry).
-        #[arg(long)]
-        access_key_id: Option<String>,
-        /// The object, as s3://bucket/key.
-        object: String,
-    },
+    /// Print a SigV4 pre-signed URL (or, with --post, a browser POST form) for the
+    /// gateway's public_url, optionally with restrictions signed into it.
+    Presign(PresignArgs),
+    /// Drive a gateway with pre-signed requests; report req/s, bytes/s, latency and status counts.
+    Loadtest(crate::loadtest::LoadtestArgs),
+}
+
+/// `guestpass presign`.
+#[derive(Debug, clap::Args)]
+pub struct PresignArgs {
+    /// Configuration file; without it, the embedded default's demo credential.
+    #[arg(long, short, env = "GUESTPASS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// HTTP method the URL allows.
+    #[arg(long, short, default_value = "GET", value_parser = ["GET", "PUT", "HEAD", "DELETE"])]
+    pub method: String,
+    /// Lifetime, such as 15m, 1h or 7d (at most auth.max_expires).
+    #[arg(long, short, default_value = "15m")]
+    pub expires: HumanDuration,
+    /// Access key to sign with (default: the first [[credentials]] entry).
+    #[arg(long)]
+    pub access_key_id: Option<String>,
+    /// Largest upload the URL accepts, such as 10MiB.
+    #[arg(long)]
+    pub max_size: Option<crate::config::ByteSize>,
+    /// Smallest upload the URL accepts.
+    #[arg(long)]
+    pub min_size: Option<crate::config::ByteSize>,
+    /// Content-Type uploads must have: exact (image/png) or a family (image/*); repeat for several.
+    #[arg(long)]
+    pub content_type: Vec<String>,
+    /// Client address range (CIDR) the URL may be used from; repeat for several.
+    #[arg(long)]
+    pub ip: Vec<String>,
+    /// Print a browser POST form (URL and fields, as JSON) instead of a URL. The key may
+    /// end in ${filename}.
+    #[arg(long)]
+    pub post: bool,
+    /// The object, as s3://bucket/key.
+    pub object: String,
 }

@@ -14,6 +14,8 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod loadtest;
+pub mod metrics;
 pub mod policy;
 pub mod presign;
 pub mod response;

@@ -40,30 +40,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
-        Command::Presign {
-            config,
-            method,
-            expires,
-            access_key_id,
-            object,
-        } => {
-            let config = match config {
-                Some(path) => Config::load(&path)?,
+        Command::Presign(args) => {
+            let config = match &args.config {
+                Some(path) => Config::load(path)?,
                 None => Config::embedded_default("guestpass-data".into(), "127.0.0.1:8080"),
             };
-            let (bucket, key) = guestpass::presign::parse_s3_url(&object)?;
-            let url = guestpass::presign::presign(
-                &config,
-                &method,
+            let (bucket, key) = guestpass::presign::parse_s3_url(&args.object)?;
+            let restrictions = restrictions_from(&args)?;
+            let grant = guestpass::presign::Grant {
+                method: &args.method,
                 bucket,
                 key,
-                expires.0.as_secs(),
-                access_key_id.as_deref(),
-                time::OffsetDateTime::now_utc(),
-            )?;
-            println!("{url}");
+                expires_secs: args.expires.0.as_secs(),
+                access_key_id: args.access_key_id.as_deref(),
+                restrictions: &restrictions,
+                now: time::OffsetDateTime::now_utc(),
+            };
+            if args.post {
+                let form = guestpass::presign::presign_post(&config, &grant)?;
+                let fields: serde_json::Map<String, serde_json::Value> = form
+                    .fields
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect();
+                println!("{}", serde_json::json!({ "url": form.url, "fields": fields }));
+            } else {
+                println!("{}", guestpass::presign::presign(&config, &grant)?);
+            }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Loadtest(args) => Ok(guestpass::loadtest::main(args)?),
         Command::Serve {
             config,
             data_dir,
@@ -80,6 +86,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The restrictions `guestpass presign` was asked to sign in.
+fn restrictions_from(
+    args: &guestpass::cli::PresignArgs,
+) -> anyhow::Result<guestpass::policy::restrictions::Restrictions> {
+    use guestpass::policy::restrictions::{Restrictions, CONTENT_TYPE, IP, MAX_SIZE, MIN_SIZE};
+    let mut query: Vec<(String, String)> = Vec::new();
+    if let Some(s) = args.max_size {
+        query.push((MAX_SIZE.into(), s.0.to_string()));
+    }
+    if let Some(s) = args.min_size {
+        query.push((MIN_SIZE.into(), s.0.to_string()));
+    }
+    if !args.content_type.is_empty() {
+        query.push((CONTENT_TYPE.into(), args.content_type.join(",")));
+    }
+    if !args.ip.is_empty() {
+        query.push((IP.into(), args.ip.join(",")));
+    }
+    Restrictions::extract(&mut query).map_err(|e| anyhow::anyhow!("{}", e.message()))
 }
 
 async fn serve_main(config: Config, embedded_default: bool) -> anyhow::Result<()> {
@@ -126,8 +153,18 @@ async fn seed_demo(app: &App) -> anyhow::Result<()> {
 
 fn print_demo(config: &Config) -> anyhow::Result<()> {
     let now = time::OffsetDateTime::now_utc();
-    let get = guestpass::presign::presign(config, "GET", "demo", "hello.txt", 3600, None, now)?;
-    let put = guestpass::presign::presign(config, "PUT", "demo", "upload.txt", 3600, None, now)?;
+    let none = guestpass::policy::restrictions::Restrictions::default();
+    let grant = |method, key| guestpass::presign::Grant {
+        method,
+        bucket: "demo",
+        key,
+        expires_secs: 3600,
+        access_key_id: None,
+        restrictions: &none,
+        now,
+    };
+    let get = guestpass::presign::presign(config, &grant("GET", "hello.txt"))?;
+    let put = guestpass::presign::presign(config, &grant("PUT", "upload.txt"))?;
     println!(
         "\nguestpass is running on {listen} in front of its embedded store (bucket \"demo\").\n\
          Demo credential: access key id {ak} (secret in README.md; never use it in production).\n\n\

@@ -138,9 +138,15 @@ impl CredentialStore {
             secret: secret as u8,
             day: day_bytes,
         };
-        self.keys.get_with(id, || {
-            SigningKey::derive(&credential.secrets[secret], day, &self.region, "s3")
-        })
+        let m = &crate::metrics::METRICS;
+        if let Some(key) = self.keys.get(&id) {
+            m.key_cache_hits.inc();
+            return key;
+        }
+        m.key_cache_misses.inc();
+        let key = SigningKey::derive(&credential.secrets[secret], day, &self.region, "s3");
+        self.keys.insert(id, key.clone());
+        key
     }
 
     /// Cache hit and miss counts are exposed through moka's entry count; this drops all

@@ -37,6 +37,12 @@ pub struct Config {
     /// The keys clients sign with. Never the upstream's keys.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
+    /// The admin listener; absent: none.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
+    /// Apps allowed to use the issuing API.
+    #[serde(default)]
+    pub issuers: Vec<IssuerConfig>,
     /// Upload rules by bucket and key prefix.
     #[serde(default)]
     pub rules: Vec<UploadRuleConfig>,
@@ -72,6 +78,69 @@ pub struct ServerConfig {
     /// The header trusted proxies put the client address in.
     #[serde(default = "default_client_ip_header")]
     pub client_ip_header: String,
+    /// Largest request head (request line and headers) accepted.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: ByteSize,
+    /// Longest request URL (path and query) accepted.
+    #[serde(default = "default_max_url_length")]
+    pub max_url_length: usize,
+    /// Most client connections served at once; further ones wait to be accepted.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// How long in-flight requests may run after SIGTERM/SIGINT before the gateway exits.
+    #[serde(default = "default_drain_grace")]
+    pub drain_grace: HumanDuration,
+    /// TLS termination; absent: plain HTTP (behind a TLS-terminating proxy, say).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[server.tls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+/// `[admin]`: the admin listener (probes, metrics, issuing API).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address of the admin listener, such as `127.0.0.1:9090`. Keep it private.
+    pub listen: String,
+}
+
+/// One `[[issuers]]` entry: an app allowed to ask the admin API for pre-signed URLs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// Name written in the audit log.
+    pub name: String,
+    /// The credential URLs are signed with.
+    pub access_key_id: String,
+    /// Bearer token, given literally.
+    #[serde(default)]
+    pub token: Option<crate::secret::Secret>,
+    /// Environment variable holding the token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File holding the token.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+}
+
+impl IssuerConfig {
+    /// Where the token comes from.
+    pub fn token_source(&self) -> Result<SecretSource, SecretSourceError> {
+        SecretSource::pick(
+            self.token.as_ref(),
+            self.token_env.as_deref(),
+            self.token_file.as_deref(),
+        )
+    }
 }
 
 /// `[auth]`
@@ -111,6 +180,19 @@ pub struct CredentialConfig {
     /// A file holding the secret (a mounted Kubernetes Secret, say).
     #[serde(default)]
     pub secret_access_key_file: Option<PathBuf>,
+    /// The previous secret during a rotation, given literally: both verify, presign uses
+    /// the newest.
+    #[serde(default)]
+    pub previous_secret_access_key: Option<crate::secret::Secret>,
+    /// The previous secret, from an environment variable.
+    #[serde(default)]
+    pub previous_secret_access_key_env: Option<String>,
+    /// The previous secret, from a file.
+    #[serde(default)]
+    pub previous_secret_access_key_file: Option<PathBuf>,
+    /// A disabled (revoked) credential: everything it signed stops working at once.
+    #[serde(default)]
+    pub disabled: bool,
     /// What this key may do. Absent: everything; empty: nothing.
     #[serde(default)]
     pub scopes: Option<Vec<ScopeConfig>>,
@@ -184,6 +266,18 @@ pub enum LogFormat {
 fn default_listen() -> String {
     "127.0.0.1:8080".to_owned()
 }
+fn default_max_header_bytes() -> ByteSize {
+    ByteSize(64 * 1024)
+}
+fn default_max_url_length() -> usize {
+    8 * 1024
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_drain_grace() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
 fn default_client_ip_header() -> String {
     "x-forwarded-for".to_owned()
 }
@@ -227,6 +321,11 @@ impl Default for ServerConfig {
             header_read_timeout: default_header_read_timeout(),
             trusted_proxies: Vec::new(),
             client_ip_header: default_client_ip_header(),
+            max_header_bytes: default_max_header_bytes(),
+            max_url_length: default_max_url_length(),
+            max_connections: default_max_connections(),
+            drain_grace: default_drain_grace(),
+            tls: None,
         }
     }
 }
@@ -300,6 +399,28 @@ impl CredentialConfig {
             self.secret_access_key_file.as_deref(),
         )
     }
+
+    /// Where the previous secret comes from, if one is set.
+    pub fn previous_secret_source(&self) -> Result<Option<SecretSource>, SecretSourceError> {
+        match SecretSource::pick(
+            self.previous_secret_access_key.as_ref(),
+            self.previous_secret_access_key_env.as_deref(),
+            self.previous_secret_access_key_file.as_deref(),
+        ) {
+            Ok(s) => Ok(Some(s)),
+            Err(SecretSourceError::None) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The secrets, newest first.
+    pub fn secrets(&self) -> Result<Vec<crate::secret::Secret>, SecretSourceError> {
+        let mut out = vec![self.secret_source()?.resolve()?];
+        if let Some(prev) = self.previous_secret_source()? {
+            out.push(prev.resolve()?);
+        }
+        Ok(out)
+    }
 }
 
 /// A configuration that could not be read or is not valid.
@@ -361,8 +482,14 @@ impl Config {
                 secret_access_key: Some(crate::secret::Secret::new(DEMO_SECRET_ACCESS_KEY)),
                 secret_access_key_env: None,
                 secret_access_key_file: None,
+                previous_secret_access_key: None,
+                previous_secret_access_key_env: None,
+                previous_secret_access_key_file: None,
+                disabled: false,
                 scopes: None,
             }],
+            admin: None,
+            issuers: Vec::new(),
             rules: Vec::new(),
             cors: Vec::new(),
             upstream: UpstreamConfig::embedded(data_dir),
@@ -438,6 +565,12 @@ impl Config {
             if !seen.insert(c.access_key_id.as_str()) {
                 bad(format!("{at}: access_key_id appears more than once"));
             }
+            if let Err(e) = c
+                .previous_secret_source()
+                .and_then(|p| p.map(|p| p.resolve()).transpose())
+            {
+                bad(format!("{at}: previous_secret_access_key: {e}"));
+            }
             match c.secret_source().and_then(|s| s.resolve()) {
                 Ok(secret) if secret.expose().len() < 8 => {
                     bad(format!("{at}: the secret is shorter than 8 characters"))
@@ -500,6 +633,49 @@ impl Config {
                 "server.client_ip_header: {:?} is not a header name",
                 self.server.client_ip_header
             ));
+        }
+        if self.server.max_header_bytes.0 < 8192 {
+            bad("server.max_header_bytes: must be at least 8KiB".to_owned());
+        }
+        if self.server.max_url_length < 256 {
+            bad("server.max_url_length: must be at least 256".to_owned());
+        }
+        if self.server.max_connections == 0 {
+            bad("server.max_connections: must be at least 1".to_owned());
+        }
+        if let Some(tls) = &self.server.tls {
+            for (what, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
+                if let Err(e) = std::fs::metadata(path) {
+                    bad(format!("server.tls.{what}: cannot read {}: {e}", path.display()));
+                }
+            }
+        }
+        if let Some(admin) = &self.admin {
+            if admin.listen.parse::<SocketAddr>().is_err() {
+                bad(format!(
+                    "admin.listen: {:?} is not an address such as 127.0.0.1:9090",
+                    admin.listen
+                ));
+            } else if admin.listen == self.server.listen {
+                bad("admin.listen: must differ from server.listen".to_owned());
+            }
+        }
+        if !self.issuers.is_empty() && self.admin.is_none() {
+            bad("issuers: the issuing API lives on the admin listener; set [admin] listen".to_owned());
+        }
+        for (i, issuer) in self.issuers.iter().enumerate() {
+            let at = format!("issuers[{i}] ({})", issuer.name);
+            match issuer.token_source().and_then(|s| s.resolve()) {
+                Ok(t) if t.expose().len() < 16 => bad(format!("{at}: the token is shorter than 16 characters")),
+                Ok(_) => {}
+                Err(e) => bad(format!("{at}: token: {e}")),
+            }
+            if !self.credentials.iter().any(|c| c.access_key_id == issuer.access_key_id) {
+                bad(format!(
+                    "{at}: access_key_id {:?} is not a [[credentials]] entry",
+                    issuer.access_key_id
+                ));
+            }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bad(format!(

@@ -25,6 +25,7 @@ use crate::auth::sigv4::canonical::UNSIGNED_PAYLOAD;
 use crate::auth::sigv4::chunked::{AwsChunkedBody, ChecksumAlgorithm, ChunkMode};
 use crate::auth::sigv4::presigned::auth_param_index;
 use crate::auth::{AuthScheme, Identity, PayloadHash, RequestView};
+use crate::metrics::{Outcome, RequestLabels};
 use crate::policy::limit::LimitBody;
 use crate::policy::restrictions::Restrictions;
 use crate::policy::PolicyRequest;
@@ -50,10 +51,31 @@ pub(crate) struct AccessRecord {
     bytes_in: Arc<AtomicU64>,
     bytes_out: u64,
     started: Option<Instant>,
+    method_label: &'static str,
 }
 
 impl Drop for AccessRecord {
     fn drop(&mut self) {
+        let m = &crate::metrics::METRICS;
+        m.in_flight.dec();
+        let outcome = match self.error_origin {
+            None if self.status >= 400 => Outcome::upstream_status,
+            None => Outcome::ok,
+            Some("client") => Outcome::client_error,
+            Some("auth") => Outcome::auth_error,
+            Some("policy") => Outcome::policy_error,
+            Some("upstream") => Outcome::upstream_error,
+            Some(_) => Outcome::internal_error,
+        };
+        m.requests
+            .get_or_create(&RequestLabels {
+                method: self.method_label,
+                outcome,
+                code: self.error_code.unwrap_or(""),
+            })
+            .inc();
+        m.bytes_in.inc_by(self.bytes_in.load(Ordering::Relaxed));
+        m.bytes_out.inc_by(self.bytes_out);
         let duration_ms = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64() * 1000.0);
         tracing::info!(
             target: "guestpass::access",
@@ -160,6 +182,8 @@ where
     record.request_id = new_request_id();
     record.peer = peer;
     record.method = req.method().to_string();
+    record.method_label = crate::metrics::method_label(req.method());
+    crate::metrics::METRICS.in_flight.inc();
     record.started = Some(Instant::now());
     let head = req.method() == Method::HEAD;
     let method = req.method().clone();
@@ -279,10 +303,12 @@ where
         host,
         now: OffsetDateTime::now_utc(),
     };
-    let identity = app
-        .auth()
-        .authenticate_for(&view, &target)
-        .map_err(|e| hide_details(app, e))?;
+    let verify_started = Instant::now();
+    let verified = app.auth().authenticate_for(&view, &target);
+    crate::metrics::METRICS
+        .verify_seconds
+        .observe(verify_started.elapsed().as_secs_f64());
+    let identity = verified.map_err(|e| hide_details(app, e))?;
     record.access_key_id = Some(identity.access_key_id.clone());
     record.auth = identity.scheme.as_str();
 

@@ -135,6 +135,14 @@ pub async fn handle(
         up.insert(hname, HeaderValue::from_str(value).map_err(|_| bad(name))?);
     }
 
+    // Restrictions a form carries are fields the policy binds (every field must be
+    // covered, and starts-with is not allowed on them), enforced like URL restrictions.
+    let mut restriction_fields: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(n, _)| n.starts_with(crate::policy::restrictions::PREFIX))
+        .cloned()
+        .collect();
+    let restrictions = Restrictions::extract(&mut restriction_fields)?;
     let object = Target {
         bucket: Some(bucket.to_owned()),
         key: Some(key.clone()),
@@ -147,7 +155,7 @@ pub async fn handle(
         query: &[],
         headers: &up,
         client_ip: app.policy().client_ip(peer, headers),
-        restrictions: &Restrictions::default(),
+        restrictions: &restrictions,
     })?;
     if let Some(limit) = decision.body_limit {
         if len > limit {

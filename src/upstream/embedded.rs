@@ -82,6 +82,8 @@ impl EmbeddedStore {
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;
                 };
+                // Without it every small answer waits for a delayed ACK (~40 ms).
+                let _ = socket.set_nodelay(true);
                 let service = service.clone();
                 let observer = observer.clone();
                 let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {

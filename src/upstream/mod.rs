@@ -212,7 +212,12 @@ impl Upstream {
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
 
-        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+        let started = std::time::Instant::now();
+        let answered = tokio::time::timeout(self.response_timeout, self.client.request(req)).await;
+        crate::metrics::METRICS
+            .upstream_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match answered {
             Err(_) => Err(GatewayError::upstream(
                 S3ErrorCode::GatewayTimeout,
                 "The upstream store did not answer in time.",
