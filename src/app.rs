@@ -43,12 +43,10 @@ impl App {
         let credentials = config
             .credentials
             .iter()
-            .map(|c| {
-                Ok(Credential::new(
-                    c.access_key_id.as_str(),
-                    vec![c.secret_source()?.resolve()?],
-                ))
-            })
+            // A disabled (revoked) credential is left out: whatever it signed now meets
+            // InvalidAccessKeyId, at the same cost as any unknown key.
+            .filter(|c| !c.disabled)
+            .map(|c| Ok(Credential::new(c.access_key_id.as_str(), c.secrets()?)))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let auth = Authenticator::new(
             AuthSettings {
