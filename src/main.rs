@@ -6,9 +6,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use guestpass::app::App;
+use guestpass::app::Runtime;
 use guestpass::cli::{Cli, Command};
 use guestpass::config::{Config, ConfigError};
-use guestpass::server::{serve, shutdown_signal, ServerSettings};
+use guestpass::server::{serve_runtime, shutdown_signal, ServerSettings};
+use std::path::PathBuf;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -76,13 +78,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             log_format,
         } => {
-            let (config, embedded_default) = match config {
-                Some(path) => (Config::load(&path)?, false),
+            let (loaded, embedded_default) = match &config {
+                Some(path) => (Config::load(path)?, false),
                 None => (Config::embedded_default(data_dir, &listen), true),
             };
-            guestpass::telemetry::init(log_format.unwrap_or(config.log.format), &config.log.level);
+            guestpass::telemetry::init(log_format.unwrap_or(loaded.log.format), &loaded.log.level);
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(serve_main(config, embedded_default))?;
+            rt.block_on(serve_main(loaded, config, embedded_default))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -109,21 +111,41 @@ fn restrictions_from(
     Restrictions::extract(&mut query).map_err(|e| anyhow::anyhow!("{}", e.message()))
 }
 
-async fn serve_main(config: Config, embedded_default: bool) -> anyhow::Result<()> {
+async fn serve_main(config: Config, config_path: Option<PathBuf>, embedded_default: bool) -> anyhow::Result<()> {
     let app = App::build(&config).await?;
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-    tracing::info!(listen = %listener.local_addr()?, upstream = ?app.upstream(), "guestpass is serving");
+    let settings = ServerSettings::from_app(&app);
     if embedded_default {
         seed_demo(&app).await?;
+    }
+    let runtime = Runtime::new(Arc::clone(&app), config_path.clone())?;
+    if let Some(admin) = &config.admin {
+        let admin_listener = tokio::net::TcpListener::bind(&admin.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (admin)", admin.listen))?;
+        tracing::info!(listen = %admin_listener.local_addr()?, "admin listener is serving");
+        tokio::spawn(guestpass::server::admin::serve(runtime.clone(), admin_listener));
+    }
+    if config_path.is_some() {
+        tokio::spawn(guestpass::server::watch::run(
+            runtime.clone(),
+            std::time::Duration::from_secs(2),
+        ));
+    }
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        tls = config.server.tls.is_some(),
+        upstream = ?app.upstream(),
+        "guestpass is serving"
+    );
+    if embedded_default {
         print_demo(&config)?;
     }
-    let settings = ServerSettings {
-        header_read_timeout: config.server.header_read_timeout.0,
-        ..ServerSettings::default()
-    };
-    serve(Arc::clone(&app), listener, settings, shutdown_signal()).await;
+    drop(app);
+    serve_runtime(runtime, listener, settings, shutdown_signal()).await;
+    tracing::info!("stopped");
     Ok(())
 }
 

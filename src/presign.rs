@@ -191,6 +191,10 @@ pub fn presign_post(config: &Config, grant: &Grant<'_>) -> Result<PostForm, Pres
         conditions.push(json!({ "x-guestpass-ip": value }));
         fields.push(("x-guestpass-ip".into(), value));
     }
+    if let Some(id) = &grant.restrictions.issuance {
+        conditions.push(json!({ "x-guestpass-issuance": id }));
+        fields.push(("x-guestpass-issuance".into(), id.clone()));
+    }
     conditions.push(json!({ "x-amz-algorithm": ALGORITHM }));
     conditions.push(json!({ "x-amz-credential": credential }));
     conditions.push(json!({ "x-amz-date": amz_date.as_str() }));

@@ -23,6 +23,9 @@ pub const MIN_SIZE: &str = "x-guestpass-min-size";
 pub const CONTENT_TYPE: &str = "x-guestpass-content-type";
 /// Allowed client address range (CIDR), comma-separated for several.
 pub const IP: &str = "x-guestpass-ip";
+/// Not a restriction: the id of the issuance that made the URL (issuing API), signed so
+/// each use can be tied to who issued it.
+pub const ISSUANCE: &str = "x-guestpass-issuance";
 
 /// The restrictions one request's URL carries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,6 +34,8 @@ pub struct Restrictions {
     pub limits: UploadLimits,
     /// Allowed client ranges (empty: any).
     pub ip_ranges: Vec<IpNet>,
+    /// The issuance id, when the URL came from the issuing API.
+    pub issuance: Option<String>,
 }
 
 fn bad(name: &str, why: &str) -> GatewayError {
@@ -99,6 +104,15 @@ impl Restrictions {
                     return Err(bad(name, "empty"));
                 }
             }
+            ISSUANCE => {
+                if value.is_empty()
+                    || value.len() > 64
+                    || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
+                    return Err(bad(name, "must be 1 to 64 characters of A-Z a-z 0-9 -"));
+                }
+                self.issuance = Some(value.to_owned());
+            }
             _ => {
                 return Err(bad(
                     name,
@@ -109,9 +123,9 @@ impl Restrictions {
         Ok(())
     }
 
-    /// Whether any restriction is present.
+    /// Whether any restriction (or issuance label) is present.
     pub fn is_empty(&self) -> bool {
-        self.limits.is_empty() && self.ip_ranges.is_empty()
+        self.limits.is_empty() && self.ip_ranges.is_empty() && self.issuance.is_none()
     }
 
     /// Checks the client address.
@@ -154,6 +168,9 @@ impl Restrictions {
                     .collect::<Vec<_>>()
                     .join(","),
             ));
+        }
+        if let Some(id) = &self.issuance {
+            q.push((ISSUANCE, id.clone()));
         }
         q
     }

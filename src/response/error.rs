@@ -96,6 +96,7 @@ s3_error_codes! {
     RequestTimeTooSkewed => FORBIDDEN, "The difference between the request time and the server's time is too large.";
     RequestTimeout => BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period.";
     ServiceUnavailable => SERVICE_UNAVAILABLE, "Please reduce your request rate.";
+    UriTooLong => URI_TOO_LONG, "The request URI is longer than this gateway accepts.";
     SignatureDoesNotMatch => FORBIDDEN, "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
     XAmzContentSHA256Mismatch => BAD_REQUEST, "The provided 'x-amz-content-sha256' header does not match what was computed.";
 }

@@ -1,4 +1,9 @@
-//! The network edge: accept loop, HTTP/1.1 and HTTP/2 (h2c), timeouts, graceful drain.
+//! The network edge: accept loop, TLS, HTTP/1.1 and HTTP/2, limits, the admin listener,
+//! reload triggers and graceful drain. Only this module and `upstream/` own sockets.
+
+pub mod admin;
+pub mod tls;
+pub mod watch;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,16 +12,25 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
-use crate::app::App;
+use crate::app::{App, Runtime};
+use crate::metrics::METRICS;
 
 /// Listener settings.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
-    /// Time a client has to send its request head.
+    /// Time a client has to send a request head (also how long an idle HTTP/1.1
+    /// keep-alive connection may wait for its next request).
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run after shutdown begins.
     pub drain_grace: Duration,
+    /// Largest request head.
+    pub max_header_bytes: usize,
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// Time allowed for a TLS handshake.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -24,22 +38,66 @@ impl Default for ServerSettings {
         ServerSettings {
             header_read_timeout: Duration::from_secs(30),
             drain_grace: Duration::from_secs(30),
+            max_header_bytes: 64 * 1024,
+            max_connections: 10_000,
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits up
-/// to the grace period for in-flight requests.
+impl ServerSettings {
+    /// The settings of `app`'s configuration.
+    pub fn from_app(app: &App) -> Self {
+        let s = &app.config().server;
+        ServerSettings {
+            header_read_timeout: s.header_read_timeout.0,
+            drain_grace: s.drain_grace.0,
+            max_header_bytes: s.max_header_bytes.0 as usize,
+            max_connections: s.max_connections,
+            ..ServerSettings::default()
+        }
+    }
+}
+
+/// Serves a fixed `app` on `listener` until `shutdown` resolves (no reloads, no TLS).
 pub async fn serve(app: Arc<App>, listener: TcpListener, settings: ServerSettings, shutdown: impl Future<Output = ()>) {
+    match Runtime::new(app, None) {
+        Ok(runtime) => serve_runtime(runtime, listener, settings, shutdown).await,
+        Err(e) => tracing::error!(error = %e, "cannot start"),
+    }
+}
+
+/// Serves `runtime` on `listener` until `shutdown` resolves, then stops accepting and
+/// waits up to the grace period for in-flight requests.
+pub async fn serve_runtime(
+    runtime: Arc<Runtime>,
+    listener: TcpListener,
+    settings: ServerSettings,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut http = ConnBuilder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(settings.max_header_bytes.max(8192))
         .keep_alive(true);
-    http.http2().timer(TokioTimer::new());
+    http.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(settings.max_header_bytes as u32)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let tls = runtime
+        .tls()
+        .map(|r| tokio_rustls::TlsAcceptor::from(r.server_config()));
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // Past the connection limit, wait: the kernel's backlog holds the next clients.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = shutdown.as_mut() => break,
+        };
         let (socket, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
@@ -53,21 +111,49 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, settings: ServerSetting
             () = shutdown.as_mut() => break,
         };
         let _ = socket.set_nodelay(true);
-        let app = app.clone();
+        let runtime_for_conn = runtime.clone();
         let svc = hyper::service::service_fn(move |req| {
-            let app = app.clone();
+            let app = runtime_for_conn.app();
             async move { Ok::<_, std::convert::Infallible>(crate::service::handle(app, req, Some(peer)).await) }
         });
-        let conn = http
-            .serve_connection_with_upgrades(TokioIo::new(socket), svc)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+        METRICS.connections_open.inc();
+        match &tls {
+            None => {
+                let conn = graceful.watch(
+                    http.serve_connection_with_upgrades(TokioIo::new(socket), svc)
+                        .into_owned(),
+                );
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    METRICS.connections_open.dec();
+                    drop(permit);
+                });
             }
-        });
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let http = http.clone();
+                let watcher = graceful.watcher();
+                let handshake_timeout = settings.tls_handshake_timeout;
+                tokio::spawn(async move {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(socket)).await {
+                        Ok(Ok(stream)) => {
+                            let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                            if let Err(e) = watcher.watch(conn).await {
+                                tracing::debug!(error = %e, "TLS connection ended with an error");
+                            }
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                    METRICS.connections_open.dec();
+                    drop(permit);
+                });
+            }
+        }
     }
+    runtime.start_draining();
     tracing::info!("draining in-flight requests");
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("drained"),

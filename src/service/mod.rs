@@ -52,6 +52,7 @@ pub(crate) struct AccessRecord {
     bytes_out: u64,
     started: Option<Instant>,
     method_label: &'static str,
+    issuance: Option<String>,
 }
 
 impl Drop for AccessRecord {
@@ -86,6 +87,7 @@ impl Drop for AccessRecord {
             key = self.key.as_deref().unwrap_or(""),
             access_key_id = self.access_key_id.as_deref().unwrap_or(""),
             auth = self.auth,
+            issuance = self.issuance.as_deref().unwrap_or(""),
             status = self.status,
             error_code = self.error_code.unwrap_or(""),
             error_origin = self.error_origin.unwrap_or(""),
@@ -243,6 +245,15 @@ where
         .with_detail("Method", method.to_string()));
     }
 
+    let url_len = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    if url_len > app.config().server.max_url_length {
+        return Err(GatewayError::client(
+            S3ErrorCode::UriTooLong,
+            "The request URI is longer than this gateway accepts.",
+        )
+        .with_detail("MaxLength", app.config().server.max_url_length.to_string()));
+    }
+
     // HTTP/2 and absolute-form requests name the host in the URI; HTTP/1.1 in Host.
     let host = match parts.uri.authority() {
         Some(a) => a.as_str(),
@@ -314,6 +325,7 @@ where
 
     let (mut query, mut headers) = upstream_query_and_headers(raw_query, &parts.headers, identity.scheme)?;
     let restrictions = Restrictions::extract(&mut query)?;
+    record.issuance = restrictions.issuance.clone();
     if !restrictions.is_empty() && matches!(identity.scheme, AuthScheme::PresignedV2 | AuthScheme::HeaderV2) {
         return Err(GatewayError::auth(
             S3ErrorCode::InvalidArgument,

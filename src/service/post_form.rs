@@ -143,6 +143,7 @@ pub async fn handle(
         .cloned()
         .collect();
     let restrictions = Restrictions::extract(&mut restriction_fields)?;
+    record.issuance = restrictions.issuance.clone();
     let object = Target {
         bucket: Some(bucket.to_owned()),
         key: Some(key.clone()),

@@ -28,6 +28,7 @@ pub struct EmbeddedStore {
     pub access_key_id: String,
     /// The store's secret.
     pub secret: Secret,
+    root: std::path::PathBuf,
     task: JoinHandle<()>,
 }
 
@@ -46,6 +47,11 @@ impl Drop for EmbeddedStore {
 }
 
 impl EmbeddedStore {
+    /// The folder it serves.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Starts a store over `root` with a fresh random key pair.
     pub async fn start(root: &Path) -> anyhow::Result<EmbeddedStore> {
         let mut bytes = [0u8; 24];
@@ -106,6 +112,7 @@ impl EmbeddedStore {
             endpoint,
             access_key_id,
             secret,
+            root: root.to_path_buf(),
             task,
         })
     }

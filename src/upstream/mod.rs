@@ -207,13 +207,29 @@ impl Upstream {
             &amz_date,
         );
 
+        // A bodyless idempotent request may be sent once more, on a fresh connection,
+        // when the first attempt failed before any answer (a pooled connection the
+        // upstream had closed, a refused connect). Nothing else is retried.
+        let retry = matches!(fwd.method, Method::GET | Method::HEAD) && fwd.body.size_hint().exact() == Some(0);
+        let again = retry.then(|| (fwd.method.clone(), uri.clone(), headers.clone()));
         let mut req = Request::new(fwd.body);
         *req.method_mut() = fwd.method;
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
 
         let started = std::time::Instant::now();
-        let answered = tokio::time::timeout(self.response_timeout, self.client.request(req)).await;
+        let deadline = tokio::time::Instant::now() + self.response_timeout;
+        let mut answered = tokio::time::timeout_at(deadline, self.client.request(req)).await;
+        if let (Some((method, uri, headers)), Ok(Err(e))) = (again, &answered) {
+            if e.is_connect() || is_closed_before_answer(e) {
+                tracing::debug!(error = %e, "retrying a bodyless idempotent upstream request once");
+                let mut req = Request::new(crate::response::empty_body());
+                *req.method_mut() = method;
+                *req.uri_mut() = uri;
+                *req.headers_mut() = headers;
+                answered = tokio::time::timeout_at(deadline, self.client.request(req)).await;
+            }
+        }
         crate::metrics::METRICS
             .upstream_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -268,6 +284,19 @@ impl Upstream {
         })
         .await
     }
+}
+
+/// Whether the connection closed before any answer came (safe to retry a bodyless
+/// idempotent request).
+fn is_closed_before_answer(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            return h.is_incomplete_message() || h.is_canceled() || h.is_closed();
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// An upstream 403 that refuses the gateway's own signature would tell the client its
