@@ -33,18 +33,20 @@ pub const AUTH_PARAMS: [&str; 8] = [
 const MISSING: &str = "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, \
 X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.";
 
-/// The authentication parameters of a pre-signed URL, percent-decoded.
+/// The authentication parameters of a pre-signed URL, percent-decoded into one stack
+/// arena (the credential's `%2F`s would otherwise cost a heap allocation per request).
 #[derive(Default)]
-pub struct PresignedParams<'a> {
-    values: [Option<Cow<'a, str>>; 8],
+pub struct PresignedParams {
+    arena: smallvec::SmallVec<[u8; 512]>,
+    ranges: [Option<(u32, u32)>; 8],
 }
 
-impl std::fmt::Debug for PresignedParams<'_> {
+impl std::fmt::Debug for PresignedParams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PresignedParams")
-            .field("credential", &self.values[1])
-            .field("date", &self.values[2])
-            .field("signature", &self.values[5].as_ref().map(|_| "<redacted>"))
+            .field("credential", &self.get(1))
+            .field("date", &self.get(2))
+            .field("signature", &self.get(5).map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -58,11 +60,11 @@ pub fn auth_param_index(name: &str) -> Option<usize> {
     AUTH_PARAMS.iter().position(|p| p.eq_ignore_ascii_case(name))
 }
 
-impl<'a> PresignedParams<'a> {
+impl PresignedParams {
     /// Collects the authentication parameters of `raw_query`. A parameter given twice,
     /// or spelled in another case than S3's, is refused: the one that would be checked
     /// must be the only one there is.
-    pub fn parse(raw_query: &'a str) -> Result<Self, GatewayError> {
+    pub fn parse(raw_query: &str) -> Result<Self, GatewayError> {
         let mut p = PresignedParams::default();
         for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
             let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -76,22 +78,25 @@ impl<'a> PresignedParams<'a> {
                     AUTH_PARAMS[i]
                 )));
             }
-            if p.values[i].is_some() {
+            if p.ranges[i].is_some() {
                 return Err(qerr(format!(
                     "Query-string authentication parameter {} appears more than once.",
                     AUTH_PARAMS[i]
                 )));
             }
-            let value = percent_decode_str(raw_value)
-                .decode_utf8()
-                .map_err(|_| qerr(format!("{} is not valid UTF-8.", AUTH_PARAMS[i])))?;
-            p.values[i] = Some(value);
+            let start = p.arena.len();
+            p.arena.extend(percent_decode_str(raw_value));
+            if std::str::from_utf8(&p.arena[start..]).is_err() {
+                return Err(qerr(format!("{} is not valid UTF-8.", AUTH_PARAMS[i])));
+            }
+            p.ranges[i] = Some((start as u32, p.arena.len() as u32));
         }
         Ok(p)
     }
 
     fn get(&self, i: usize) -> Option<&str> {
-        self.values[i].as_deref()
+        // Each range was checked to be UTF-8 when it was stored.
+        self.ranges[i].and_then(|(s, e)| std::str::from_utf8(&self.arena[s as usize..e as usize]).ok())
     }
 }
 
