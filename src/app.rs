@@ -133,7 +133,10 @@ impl App {
                 (upstream, Some(store), true)
             }
             #[cfg(not(feature = "embedded"))]
-            Some(_) => anyhow::bail!("this build has no embedded store"),
+            Some(_) => {
+                let _ = previous;
+                anyhow::bail!("this build has no embedded store")
+            }
             None => {
                 let endpoint = u
                     .endpoint
