@@ -196,6 +196,11 @@ where
     let mut response = match result {
         Ok(resp) => resp,
         Err(err) => {
+            // The key a refused request claimed (never its secret or signature) helps
+            // trace misuse of a leaked or revoked key.
+            if record.access_key_id.is_none() {
+                record.access_key_id = err.detail("AWSAccessKeyId").map(Arc::from);
+            }
             record.error_code = Some(err.code().as_str());
             record.error_origin = Some(err.origin().as_str());
             if matches!(
