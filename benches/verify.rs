@@ -14,9 +14,9 @@
 //! `cargo bench --bench verify -- --warm-up-time 1 --measurement-time 2` is enough for a
 //! quick reading.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod common;
+
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -32,41 +32,10 @@ use guestpass::auth::sigv4::sign::{presign_url, PresignRequest};
 use guestpass::auth::{AuthSettings, Authenticator, RequestView};
 use guestpass::secret::Secret;
 
-/// Counts the allocations and reallocations made through the global allocator.
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static REALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// counter has no effect on the memory handed out.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded as received; the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as in `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        REALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `ptr` and `layout` came from this allocator, which is `System`'s.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` and `layout` came from this allocator, which is `System`'s.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use common::heap_ops_per_call;
 
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static GLOBAL: common::CountingAllocator = common::CountingAllocator;
 
 const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -139,32 +108,6 @@ impl Fixture {
     fn verify(&self) {
         let id = self.auth.authenticate(&self.view()).expect("the fixture verifies");
         black_box(id);
-    }
-}
-
-/// Heap operations made by `f`, averaged over `runs` calls.
-struct HeapOps {
-    allocs: f64,
-    reallocs: f64,
-}
-
-impl std::fmt::Display for HeapOps {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:.1} allocs + {:.1} reallocs", self.allocs, self.reallocs)
-    }
-}
-
-fn heap_ops_per_call(runs: usize, mut f: impl FnMut()) -> HeapOps {
-    let (a, r) = (
-        ALLOCATIONS.load(Ordering::Relaxed),
-        REALLOCATIONS.load(Ordering::Relaxed),
-    );
-    for _ in 0..runs {
-        f();
-    }
-    HeapOps {
-        allocs: (ALLOCATIONS.load(Ordering::Relaxed) - a) as f64 / runs as f64,
-        reallocs: (REALLOCATIONS.load(Ordering::Relaxed) - r) as f64 / runs as f64,
     }
 }
 

@@ -311,16 +311,24 @@ impl Runtime {
     }
 
     async fn reload_inner(&self) -> anyhow::Result<()> {
+        // Everything is checked before anything is swapped: a refused config leaves the
+        // certificate as it was too.
+        let app = match &self.config_path {
+            Some(path) => {
+                let config = Config::load(path)?;
+                let old = self.app();
+                check_restart_only(&old.config, &config)?;
+                Some(App::build_reusing(&config, Some(&old)).await?)
+            }
+            None => None,
+        };
         if let Some(tls) = &self.tls {
             tls.reload()?;
         }
-        let Some(path) = &self.config_path else { return Ok(()) };
-        let config = Config::load(path)?;
-        let old = self.app();
-        check_restart_only(&old.config, &config)?;
-        let app = App::build_reusing(&config, Some(&old)).await?;
-        let _ = crate::telemetry::set_level(&config.log.level);
-        self.current.store(app);
+        if let Some(app) = app {
+            let _ = crate::telemetry::set_level(&app.config.log.level);
+            self.current.store(app);
+        }
         Ok(())
     }
 

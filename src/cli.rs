@@ -61,6 +61,10 @@ pub struct PresignArgs {
     /// Access key to sign with (default: the first [[credentials]] entry).
     #[arg(long)]
     pub access_key_id: Option<String>,
+    /// The gateway's URL, overriding server.public_url (such as http://127.0.0.1:9000 for
+    /// a `serve --listen 127.0.0.1:9000` without a config).
+    #[arg(long)]
+    pub public_url: Option<String>,
     /// Largest upload the URL accepts, such as 10MiB.
     #[arg(long)]
     pub max_size: Option<crate::config::ByteSize>,

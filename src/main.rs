@@ -43,10 +43,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         },
         Command::Presign(args) => {
-            let config = match &args.config {
+            let mut config = match &args.config {
                 Some(path) => Config::load(path)?,
                 None => Config::embedded_default("guestpass-data".into(), "127.0.0.1:8080"),
             };
+            if let Some(url) = &args.public_url {
+                config.server.public_url = Some(url.clone());
+            }
             let (bucket, key) = guestpass::presign::parse_s3_url(&args.object)?;
             let restrictions = restrictions_from(&args)?;
             let grant = guestpass::presign::Grant {
@@ -56,6 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 expires_secs: args.expires.0.as_secs(),
                 access_key_id: args.access_key_id.as_deref(),
                 restrictions: &restrictions,
+                secret: None,
                 now: time::OffsetDateTime::now_utc(),
             };
             if args.post {
@@ -183,6 +187,7 @@ fn print_demo(config: &Config) -> anyhow::Result<()> {
         expires_secs: 3600,
         access_key_id: None,
         restrictions: &none,
+        secret: None,
         now,
     };
     let get = guestpass::presign::presign(config, &grant("GET", "hello.txt"))?;
@@ -192,8 +197,13 @@ fn print_demo(config: &Config) -> anyhow::Result<()> {
          Demo credential: access key id {ak} (secret in README.md; never use it in production).\n\n\
          Fetch an object with a pre-signed URL (valid 1 hour):\n  curl '{get}'\n\n\
          Upload one:\n  curl -T README.md '{put}'\n\n\
-         Make more: guestpass presign --method GET --expires 15m s3://demo/hello.txt\n",
+         Make more: guestpass presign{url_flag} --method GET --expires 15m s3://demo/hello.txt\n",
         listen = config.server.listen,
+        url_flag = if config.server.listen == "127.0.0.1:8080" {
+            String::new()
+        } else {
+            format!(" --public-url http://{}", config.server.listen)
+        },
         ak = guestpass::config::DEMO_ACCESS_KEY_ID,
     );
     Ok(())

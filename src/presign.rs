@@ -34,6 +34,9 @@ pub enum PresignError {
     /// No such credential.
     #[error("no [[credentials]] entry with access_key_id {0:?}")]
     UnknownKey(String),
+    /// The credential is disabled (revoked).
+    #[error("credential {0:?} is disabled: URLs it signs would not work")]
+    Disabled(String),
     /// The secret could not be read.
     #[error("cannot read the secret: {0}")]
     Secret(String),
@@ -65,6 +68,9 @@ pub struct Grant<'a> {
     pub access_key_id: Option<&'a str>,
     /// Restrictions signed into the grant.
     pub restrictions: &'a Restrictions,
+    /// The secret to sign with, when the caller holds it already (the running gateway's
+    /// loaded credential); otherwise it is read from the configuration.
+    pub secret: Option<&'a Secret>,
     /// Signing time.
     pub now: OffsetDateTime,
 }
@@ -88,13 +94,20 @@ fn credential<'c>(config: &'c Config, grant: &Grant<'_>) -> Result<(&'c str, Sec
             .ok_or_else(|| PresignError::UnknownKey(id.to_owned()))?,
         None => config
             .credentials
-            .first()
+            .iter()
+            .find(|c| !c.disabled)
             .ok_or_else(|| PresignError::UnknownKey(String::new()))?,
     };
-    let secret = cred
-        .secret_source()
-        .and_then(|s| s.resolve())
-        .map_err(|e| PresignError::Secret(e.to_string()))?;
+    if cred.disabled {
+        return Err(PresignError::Disabled(cred.access_key_id.clone()));
+    }
+    let secret = match grant.secret {
+        Some(s) => s.clone(),
+        None => cred
+            .secret_source()
+            .and_then(|s| s.resolve())
+            .map_err(|e| PresignError::Secret(e.to_string()))?,
+    };
     Ok((&cred.access_key_id, secret))
 }
 

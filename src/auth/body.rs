@@ -180,3 +180,216 @@ mod tests {
         assert_eq!(v.take().unwrap().code(), S3ErrorCode::XAmzContentSHA256Mismatch);
     }
 }
+
+/// What the client's integrity headers promise about the body it sends.
+#[derive(Debug, Default)]
+pub struct Digests {
+    md5: Option<[u8; 16]>,
+    checksum: Option<(crate::auth::checksum::ChecksumAlgorithm, String)>,
+}
+
+impl Digests {
+    /// Reads `Content-MD5` and, when `flexible` (a PutObject or UploadPart body), the one
+    /// `x-amz-checksum-*` header. Malformed values are `InvalidDigest`; several flexible
+    /// checksums at once are `InvalidRequest`, as in S3.
+    pub fn from_headers(headers: &http::HeaderMap, flexible: bool) -> Result<Digests, GatewayError> {
+        use crate::auth::checksum::ChecksumAlgorithm;
+        use base64::Engine;
+        let mut d = Digests::default();
+        if let Some(v) = headers.get("content-md5") {
+            let mut md5 = [0u8; 16];
+            let ok = v.to_str().ok().is_some_and(|v| {
+                matches!(
+                    base64::engine::general_purpose::STANDARD.decode_slice(v.trim().as_bytes(), &mut md5),
+                    Ok(16)
+                )
+            });
+            if !ok {
+                return Err(GatewayError::client(
+                    S3ErrorCode::InvalidDigest,
+                    "The Content-MD5 you specified is not valid.",
+                ));
+            }
+            d.md5 = Some(md5);
+        }
+        if flexible {
+            for (name, value) in headers {
+                let Some(alg) = ChecksumAlgorithm::from_trailer_name(name.as_str()) else {
+                    continue;
+                };
+                if d.checksum.is_some() {
+                    return Err(GatewayError::client(
+                        S3ErrorCode::InvalidRequest,
+                        "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+                    ));
+                }
+                let value = value.to_str().unwrap_or("").trim().to_owned();
+                if base64::engine::general_purpose::STANDARD.decode(&value).is_err() {
+                    return Err(GatewayError::client(
+                        S3ErrorCode::InvalidRequest,
+                        format!("Value for {} header is invalid.", alg.header_name()),
+                    ));
+                }
+                d.checksum = Some((alg, value));
+            }
+        }
+        Ok(d)
+    }
+
+    /// Whether there is anything to check.
+    pub fn is_empty(&self) -> bool {
+        self.md5.is_none() && self.checksum.is_none()
+    }
+}
+
+/// Passes a body through while computing its Content-MD5 and flexible checksum; the
+/// last frame is released only if they match (`BadDigest` otherwise). Checked here rather
+/// than left to the upstream, because a store may commit the object before it checks
+/// (s3s-fs does).
+pub struct VerifyDigests<B> {
+    inner: B,
+    md5: Option<(md5::Md5, [u8; 16])>,
+    checksum: Option<(
+        crate::auth::checksum::Checksum,
+        crate::auth::checksum::ChecksumAlgorithm,
+        String,
+    )>,
+    held: Option<Bytes>,
+    verdict: BodyVerdict,
+    finished: bool,
+}
+
+impl<B> VerifyDigests<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B, digests: Digests, verdict: BodyVerdict) -> Self {
+        use md5::Digest as _;
+        VerifyDigests {
+            inner,
+            md5: digests.md5.map(|m| (md5::Md5::new(), m)),
+            checksum: digests
+                .checksum
+                .map(|(alg, v)| (crate::auth::checksum::Checksum::new(alg), alg, v)),
+            held: None,
+            verdict,
+            finished: false,
+        }
+    }
+
+    fn mismatch(&mut self) -> Option<GatewayError> {
+        use md5::Digest as _;
+        if let Some((h, expected)) = self.md5.take() {
+            let got: [u8; 16] = h.finalize().into();
+            if got != expected {
+                return Some(GatewayError::client(
+                    S3ErrorCode::BadDigest,
+                    "The Content-MD5 you specified did not match what we received.",
+                ));
+            }
+        }
+        if let Some((sum, alg, expected)) = self.checksum.take() {
+            if sum.finish_base64() != expected {
+                return Some(GatewayError::client(
+                    S3ErrorCode::BadDigest,
+                    format!(
+                        "The {} you specified did not match the calculated checksum.",
+                        alg.label()
+                    ),
+                ));
+            }
+        }
+        None
+    }
+}
+
+impl<B> Body for VerifyDigests<B>
+where
+    B: Body<Data = Bytes, Error = BoxError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        use md5::Digest as _;
+        let this = &mut *self;
+        loop {
+            if this.finished {
+                return Poll::Ready(this.held.take().map(|b| Ok(Frame::data(b))));
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else { continue };
+                    if data.is_empty() {
+                        continue;
+                    }
+                    if let Some((h, _)) = &mut this.md5 {
+                        h.update(&data);
+                    }
+                    if let Some((sum, _, _)) = &mut this.checksum {
+                        sum.update(&data);
+                    }
+                    if let Some(prev) = this.held.replace(data) {
+                        return Poll::Ready(Some(Ok(Frame::data(prev))));
+                    }
+                }
+                Poll::Ready(None) => {
+                    this.finished = true;
+                    if let Some(err) = this.mismatch() {
+                        this.held = None;
+                        return Poll::Ready(Some(Err(this.verdict.refuse(err))));
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished && self.held.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let mut hint = self.inner.size_hint();
+        if let Some(h) = &self.held {
+            let n = h.len() as u64;
+            hint.set_lower(hint.lower() + n);
+            if let Some(upper) = hint.upper() {
+                hint.set_upper(upper + n);
+            }
+        }
+        hint
+    }
+}
+
+/// Reads a body that should be (nearly) empty through its checks before anything is sent
+/// upstream. An upstream request of length 0 never reads its body, so the checks would
+/// otherwise never run. Returns the bytes it yielded (at most `limit`).
+pub async fn preread(
+    mut body: crate::response::GatewayBody,
+    verdict: &BodyVerdict,
+    limit: usize,
+) -> Result<Bytes, GatewayError> {
+    use http_body_util::BodyExt;
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => {
+                if let Some(d) = f.data_ref() {
+                    out.extend_from_slice(d);
+                    if out.len() > limit {
+                        return Err(GatewayError::client(
+                            S3ErrorCode::IncompleteBody,
+                            "The request body is longer than its declared length.",
+                        ));
+                    }
+                }
+            }
+            Err(_) => {
+                return Err(verdict.take().unwrap_or_else(|| {
+                    GatewayError::client(S3ErrorCode::IncompleteBody, "The request body could not be read.")
+                }))
+            }
+        }
+    }
+    Ok(out.freeze())
+}

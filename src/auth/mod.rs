@@ -8,6 +8,7 @@
 //! No I/O happens here.
 
 pub mod body;
+pub mod checksum;
 pub mod credentials;
 pub mod post_policy;
 pub mod sigv2;

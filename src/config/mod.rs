@@ -78,6 +78,9 @@ pub struct ServerConfig {
     /// The header trusted proxies put the client address in.
     #[serde(default = "default_client_ip_header")]
     pub client_ip_header: String,
+    /// How long a connection with no request in flight may stay silent.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: HumanDuration,
     /// Largest request head (request line and headers) accepted.
     #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: ByteSize,
@@ -266,6 +269,9 @@ pub enum LogFormat {
 fn default_listen() -> String {
     "127.0.0.1:8080".to_owned()
 }
+fn default_idle_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
 fn default_max_header_bytes() -> ByteSize {
     ByteSize(64 * 1024)
 }
@@ -321,6 +327,7 @@ impl Default for ServerConfig {
             header_read_timeout: default_header_read_timeout(),
             trusted_proxies: Vec::new(),
             client_ip_header: default_client_ip_header(),
+            idle_timeout: default_idle_timeout(),
             max_header_bytes: default_max_header_bytes(),
             max_url_length: default_max_url_length(),
             max_connections: default_max_connections(),

@@ -66,6 +66,9 @@ pub struct Decision {
     pub body_limit: Option<u64>,
     /// ListBuckets answers must be cut to the buckets this key can see.
     pub filter_bucket_list: bool,
+    /// A multipart upload may be completed only if its parts add up to a size within
+    /// these bounds (min, max): the parts are listed upstream first.
+    pub multipart_total: Option<(u64, u64)>,
 }
 
 fn denied() -> GatewayError {
@@ -265,7 +268,11 @@ impl Policy {
             return Ok(decision);
         }
         if *req.method == Method::POST {
-            // CompleteMultipartUpload and other POSTs carry XML, not the object.
+            // CompleteMultipartUpload carries XML, not the object: its size is the sum of
+            // the parts, checked against the rule before the upload may complete.
+            if upload_id && (limits.max_size.is_some() || limits.min_size.is_some()) {
+                decision.multipart_total = Some((limits.min_size.unwrap_or(0), limits.max_size.unwrap_or(u64::MAX)));
+            }
             return Ok(decision);
         }
         // PutObject.

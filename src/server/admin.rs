@@ -179,6 +179,11 @@ async fn issue(runtime: &Runtime, req: Request<Incoming>) -> Response<AdminBody>
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.message()),
     };
+    let loaded_secret = app
+        .auth()
+        .store()
+        .get(&issuer.access_key_id)
+        .and_then(|c| c.secrets().first().cloned());
     let expires = ask.expires.map_or(900, |d| d.0.as_secs());
     let now = time::OffsetDateTime::now_utc();
     let grant = Grant {
@@ -188,6 +193,9 @@ async fn issue(runtime: &Runtime, req: Request<Incoming>) -> Response<AdminBody>
         expires_secs: expires,
         access_key_id: Some(&issuer.access_key_id),
         restrictions: &restrictions,
+        // Sign with the secret the running gateway verifies with, not a file that may
+        // already hold the next one.
+        secret: loaded_secret.as_ref(),
         now,
     };
     let expires_at = crate::auth::sigv4::date::iso8601(now + time::Duration::seconds(expires as i64));

@@ -2,6 +2,7 @@
 //! reload triggers and graceful drain. Only this module and `upstream/` own sockets.
 
 pub mod admin;
+pub mod linger;
 pub mod tls;
 pub mod watch;
 
@@ -31,6 +32,8 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// Time allowed for a TLS handshake.
     pub tls_handshake_timeout: Duration,
+    /// How long a connection with no request in flight may stay silent.
+    pub idle_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -41,6 +44,7 @@ impl Default for ServerSettings {
             max_header_bytes: 64 * 1024,
             max_connections: 10_000,
             tls_handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -54,6 +58,7 @@ impl ServerSettings {
             drain_grace: s.drain_grace.0,
             max_header_bytes: s.max_header_bytes.0 as usize,
             max_connections: s.max_connections,
+            idle_timeout: s.idle_timeout.0,
             ..ServerSettings::default()
         }
     }
@@ -116,16 +121,25 @@ pub async fn serve_runtime(
             let app = runtime_for_conn.app();
             async move { Ok::<_, std::convert::Infallible>(crate::service::handle(app, req, Some(peer)).await) }
         });
+        // hyper's header-read timeout starts with the first byte: a client that connects
+        // and sends nothing would hold its connection slot for ever.
+        let first_byte = settings.header_read_timeout;
         METRICS.connections_open.inc();
         match &tls {
             None => {
-                let conn = graceful.watch(
-                    http.serve_connection_with_upgrades(TokioIo::new(socket), svc)
-                        .into_owned(),
-                );
+                let http = http.clone();
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                    // peek waits for a byte (readable() may answer at once on a fresh socket).
+                    let mut one = [0u8; 1];
+                    if matches!(tokio::time::timeout(first_byte, socket.peek(&mut one)).await, Ok(Ok(n)) if n > 0) {
+                        let conn =
+                            http.serve_connection_with_upgrades(linger::LingerIo::new(TokioIo::new(socket)), svc);
+                        if let Err(e) = watcher.watch(conn).await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    } else {
+                        tracing::debug!(%peer, "closed a connection that sent nothing");
                     }
                     METRICS.connections_open.dec();
                     drop(permit);
@@ -139,7 +153,8 @@ pub async fn serve_runtime(
                 tokio::spawn(async move {
                     match tokio::time::timeout(handshake_timeout, acceptor.accept(socket)).await {
                         Ok(Ok(stream)) => {
-                            let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                            let conn =
+                                http.serve_connection_with_upgrades(linger::LingerIo::new(TokioIo::new(stream)), svc);
                             if let Err(e) = watcher.watch(conn).await {
                                 tracing::debug!(error = %e, "TLS connection ended with an error");
                             }
@@ -153,6 +168,9 @@ pub async fn serve_runtime(
             }
         }
     }
+    // Stop accepting at once: new connections are refused, and load balancers retry
+    // elsewhere, instead of waiting in a backlog nobody serves.
+    drop(listener);
     runtime.start_draining();
     tracing::info!("draining in-flight requests");
     tokio::select! {

@@ -19,7 +19,7 @@ use rand::RngCore;
 use time::OffsetDateTime;
 
 use crate::app::App;
-use crate::auth::body::{BodyVerdict, VerifySha256};
+use crate::auth::body::{preread, BodyVerdict, Digests, VerifyDigests, VerifySha256};
 use crate::auth::sigv2::QUERY_PARAMS;
 use crate::auth::sigv4::canonical::UNSIGNED_PAYLOAD;
 use crate::auth::sigv4::chunked::{AwsChunkedBody, ChecksumAlgorithm, ChunkMode};
@@ -81,7 +81,7 @@ impl Drop for AccessRecord {
         tracing::info!(
             target: "guestpass::access",
             request_id = %self.request_id,
-            peer = ?self.peer,
+            peer = %self.peer.map_or_else(String::new, |p| p.to_string()),
             method = %self.method,
             bucket = self.bucket.as_deref().unwrap_or(""),
             key = self.key.as_deref().unwrap_or(""),
@@ -192,7 +192,26 @@ where
     let origin = req.headers().get(http::header::ORIGIN).cloned();
     let span = tracing::debug_span!("request", id = %record.request_id);
     let _enter = span.enter();
-    let result = run(&app, req, &mut record).await;
+    let (parts, body) = req.into_parts();
+    let declares_body = parts.headers.contains_key(http::header::TRANSFER_ENCODING)
+        || parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0");
+    let awaits_continue = parts
+        .headers
+        .get(http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let mut body = Some(
+        CountingBody {
+            inner: body,
+            count: record.bytes_in.clone(),
+        }
+        .boxed(),
+    );
+    let result = run(&app, parts, &mut body, &mut record).await;
     let mut response = match result {
         Ok(resp) => resp,
         Err(err) => {
@@ -209,7 +228,20 @@ where
             ) {
                 record.error_detail = Some(err.to_string());
             }
-            error_response(&err, &record.request_id, head)
+            let mut resp = error_response(&err, &record.request_id, head);
+            // A refused upload whose body was not read: read it away (bounded) so the
+            // client, still sending, sees the answer instead of a reset connection. A
+            // client waiting for 100-continue has sent nothing, and gets none.
+            let drained = match body.take() {
+                Some(b) if declares_body && !awaits_continue => drain(b).await,
+                Some(_) => !declares_body,
+                None => !declares_body,
+            };
+            if !drained {
+                resp.headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp
         }
     };
     if let Some(origin) = origin {
@@ -232,12 +264,37 @@ where
     response.map(|inner| LoggedBody { inner, record }.boxed())
 }
 
-async fn run<B>(app: &App, req: Request<B>, record: &mut AccessRecord) -> Result<Response<GatewayBody>, GatewayError>
-where
-    B: Body<Data = Bytes> + Send + Sync + Unpin + 'static,
-    B::Error: Into<BoxError>,
-{
-    let (parts, body) = req.into_parts();
+/// Reads and discards what is left of a refused request's body, up to 8 MiB and 5 s.
+/// Whether it reached the end.
+async fn drain(mut body: GatewayBody) -> bool {
+    const MAX: usize = 8 << 20;
+    let mut read = 0usize;
+    let reading = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return false };
+            read += frame.data_ref().map_or(0, |d| d.len());
+            if read > MAX {
+                return false;
+            }
+        }
+        true
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), reading)
+        .await
+        .unwrap_or(false)
+}
+
+fn take_body(slot: &mut Option<GatewayBody>) -> Result<GatewayBody, GatewayError> {
+    slot.take()
+        .ok_or_else(|| GatewayError::internal("request body taken twice"))
+}
+
+async fn run(
+    app: &App,
+    parts: http::request::Parts,
+    body: &mut Option<GatewayBody>,
+    record: &mut AccessRecord,
+) -> Result<Response<GatewayBody>, GatewayError> {
     let method = parts.method.clone();
     if !matches!(
         method,
@@ -259,14 +316,33 @@ where
         .with_detail("MaxLength", app.config().server.max_url_length.to_string()));
     }
 
+    // RFC 9112 3.2: more than one Host line, or an invalid one, is a 400.
+    let mut hosts = parts.headers.get_all(http::header::HOST).iter();
+    let host_header = hosts.next();
+    let bad_host = || {
+        GatewayError::client(
+            S3ErrorCode::InvalidArgument,
+            "The Host header is missing, repeated or not a valid host.",
+        )
+    };
+    if hosts.next().is_some() {
+        return Err(bad_host());
+    }
+    let host_header = match host_header {
+        Some(v) => {
+            let v = v.to_str().map_err(|_| bad_host())?;
+            let authority: http::uri::Authority = v.parse().map_err(|_| bad_host())?;
+            if authority.as_str() != v || v.contains('@') {
+                return Err(bad_host());
+            }
+            Some(v)
+        }
+        None => None,
+    };
     // HTTP/2 and absolute-form requests name the host in the URI; HTTP/1.1 in Host.
     let host = match parts.uri.authority() {
         Some(a) => a.as_str(),
-        None => parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .ok_or_else(|| GatewayError::client(S3ErrorCode::InvalidRequest, "Missing Host header."))?,
+        None => host_header.ok_or_else(|| GatewayError::client(S3ErrorCode::InvalidRequest, "Missing Host header."))?,
     };
     let raw_path = parts.uri.path();
     let raw_query = parts.uri.query();
@@ -303,12 +379,7 @@ where
             ));
         }
         let peer = record.peer.map_or(IpAddr::from([127, 0, 0, 1]), |p| p.ip());
-        let body = CountingBody {
-            inner: body,
-            count: record.bytes_in.clone(),
-        }
-        .boxed();
-        return post_form::handle(app, &parts.headers, body, &target, peer, record).await;
+        return post_form::handle(app, &parts.headers, take_body(body)?, &target, peer, record).await;
     }
 
     let view = RequestView {
@@ -348,15 +419,55 @@ where
         restrictions: &restrictions,
     })?;
 
-    let body = CountingBody {
-        inner: body,
-        count: record.bytes_in.clone(),
+    if let (Some((min, max)), Some(bucket), Some(key)) = (
+        decision.multipart_total,
+        target.bucket.as_deref(),
+        target.key.as_deref(),
+    ) {
+        let upload_id = query
+            .iter()
+            .find(|(n, _)| n == "uploadId")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let total = app.upstream().multipart_size(bucket, key, upload_id).await?;
+        if total > max {
+            return Err(crate::policy::rules::too_large(total, max));
+        }
+        if total < min {
+            return Err(GatewayError::policy(
+                S3ErrorCode::EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed object size.",
+            )
+            .with_detail("ProposedSize", total.to_string())
+            .with_detail("MinSizeAllowed", min.to_string()));
+        }
     }
-    .boxed();
+    let flexible = method == Method::PUT && !headers.contains_key("x-amz-copy-source");
+    let digests = Digests::from_headers(&headers, flexible)?;
     let verdict = BodyVerdict::default();
-    let (mut body, payload) = verified_body(&identity, &parts.headers, &mut headers, body, &verdict)?;
+    let (mut body, payload) = verified_body(&identity, &parts.headers, &mut headers, take_body(body)?, &verdict)?;
+    let checked = !digests.is_empty() || !matches!(identity.payload, PayloadHash::Unsigned);
+    if !digests.is_empty() {
+        body = VerifyDigests::new(body, digests, verdict.clone()).boxed();
+    }
     if let Some(limit) = decision.body_limit {
         body = LimitBody::new(body, limit, verdict.clone()).boxed();
+    }
+    let upstream_len = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if checked && upstream_len == Some(0) {
+        // The upstream would never read a body of length 0, so its checks would never
+        // run: run them here, on what should be (nearly) nothing.
+        let rest = preread(body, &verdict, 64 * 1024).await?;
+        if !rest.is_empty() {
+            return Err(GatewayError::client(
+                S3ErrorCode::IncompleteBody,
+                "The request body is longer than its declared length.",
+            ));
+        }
+        body = crate::response::empty_body();
     }
     let sent = app
         .upstream()
@@ -510,6 +621,17 @@ fn upstream_query_and_headers(
     client: &HeaderMap,
     scheme: AuthScheme,
 ) -> Result<(Vec<(String, String)>, HeaderMap), GatewayError> {
+    // Headers that name one thing: with two values, policy might check one while the
+    // upstream acts on the other.
+    for name in ["content-type", "content-md5", "range", "x-amz-copy-source", "x-amz-acl"] {
+        if client.get_all(name).iter().nth(1).is_some() {
+            return Err(GatewayError::client(
+                S3ErrorCode::InvalidArgument,
+                format!("The {name} header may be given only once."),
+            )
+            .with_detail("ArgumentName", name));
+        }
+    }
     let mut headers = forwarded_request_headers(client);
     let mut query = Vec::new();
     let mut buf = crate::auth::sigv4::encode::DecodeBuf::new();

@@ -13,7 +13,7 @@ use crate::addressing::{Target, MAX_KEY_BYTES};
 use crate::app::App;
 use crate::auth::body::BodyVerdict;
 use crate::auth::post_policy::check_length;
-use crate::auth::post_policy::form::read_form;
+use crate::auth::post_policy::form::{read_form, PostForm};
 use crate::auth::sigv4::canonical::UNSIGNED_PAYLOAD;
 use crate::auth::sigv4::encode::{encode, PATH, QUERY_COMPONENT};
 use crate::policy::restrictions::Restrictions;
@@ -65,6 +65,123 @@ pub async fn handle(
         .and_then(|v| v.parse().ok());
 
     let form = read_form(body, content_type, content_length).await?;
+    let (key, up, len) = match check(app, headers, &form, target, peer, record) {
+        Ok(checked) => checked,
+        Err(e) => {
+            // Read away the rest of the refused form, so the client sees the answer.
+            form.drain().await;
+            return Err(e);
+        }
+    };
+
+    let redirect = form
+        .field("success_action_redirect")
+        .or_else(|| form.field("redirect"))
+        .map(str::to_owned);
+    let status = form.field("success_action_status").map(str::to_owned);
+    let verdict = BodyVerdict::default();
+    use http_body_util::BodyExt;
+    let file = form.into_file_body(len, verdict.clone()).boxed();
+    let sent = app
+        .upstream()
+        .send(Forward {
+            method: Method::PUT,
+            bucket: Some(bucket),
+            key: Some(&key),
+            query: Vec::new(),
+            headers: up,
+            body: file,
+            payload: UNSIGNED_PAYLOAD,
+        })
+        .await;
+    if let Some(refused) = verdict.take() {
+        return Err(refused);
+    }
+    let resp = sent?;
+    if !resp.status().is_success() {
+        return Ok(resp);
+    }
+    let etag = resp
+        .headers()
+        .get(http::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    Ok(success(
+        app,
+        bucket,
+        &key,
+        &etag,
+        redirect.as_deref(),
+        status.as_deref(),
+    ))
+}
+
+fn success(
+    app: &App,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+    redirect: Option<&str>,
+    status: Option<&str>,
+) -> Response<GatewayBody> {
+    let mut resp = Response::new(crate::response::empty_body());
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        resp.headers_mut().insert(http::header::ETAG, v);
+    }
+    let location = format!("{}/{}/{}", app.public_url(), bucket, encode(key.as_bytes(), PATH));
+    if let Some(url) = redirect.filter(|u| u.starts_with("http://") || u.starts_with("https://")) {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let target = format!(
+            "{url}{sep}bucket={}&key={}&etag={}",
+            encode(bucket.as_bytes(), QUERY_COMPONENT),
+            encode(key.as_bytes(), QUERY_COMPONENT),
+            encode(etag.as_bytes(), QUERY_COMPONENT)
+        );
+        if let Ok(v) = HeaderValue::from_str(&target) {
+            *resp.status_mut() = StatusCode::SEE_OTHER;
+            resp.headers_mut().insert(http::header::LOCATION, v);
+            return resp;
+        }
+    }
+    match status {
+        Some("200") => *resp.status_mut() = StatusCode::OK,
+        Some("201") => {
+            let mut w = XmlWriter::new();
+            w.open("PostResponse")
+                .element("Location", &location)
+                .element("Bucket", bucket)
+                .element("Key", key)
+                .element("ETag", etag)
+                .close("PostResponse");
+            resp = Response::new(full_body(w.finish()));
+            *resp.status_mut() = StatusCode::CREATED;
+            resp.headers_mut()
+                .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+            if let Ok(v) = HeaderValue::from_str(etag) {
+                resp.headers_mut().insert(http::header::ETAG, v);
+            }
+        }
+        _ => *resp.status_mut() = StatusCode::NO_CONTENT,
+    }
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(http::header::LOCATION, v);
+    }
+    resp
+}
+
+/// Everything decided before a byte of the file goes upstream: signature, policy
+/// conditions, content-length-range, and the gateway's own policy as for a PUT. Returns
+/// the key, the upstream headers and the file length.
+fn check(
+    app: &App,
+    headers: &HeaderMap,
+    form: &PostForm,
+    target: &Target,
+    peer: IpAddr,
+    record: &mut AccessRecord,
+) -> Result<(String, HeaderMap, u64), GatewayError> {
+    let bucket = target.bucket.as_deref().unwrap_or_default();
     let now = OffsetDateTime::now_utc();
     let (identity, policy) = app.auth().verify_post_form(&form.fields, now)?;
     record.access_key_id = Some(identity.access_key_id.clone());
@@ -164,98 +281,5 @@ pub async fn handle(
         }
     }
 
-    let redirect = form
-        .field("success_action_redirect")
-        .or_else(|| form.field("redirect"))
-        .map(str::to_owned);
-    let status = form.field("success_action_status").map(str::to_owned);
-    let verdict = BodyVerdict::default();
-    use http_body_util::BodyExt;
-    let file = form.into_file_body(len, verdict.clone()).boxed();
-    let sent = app
-        .upstream()
-        .send(Forward {
-            method: Method::PUT,
-            bucket: Some(bucket),
-            key: Some(&key),
-            query: Vec::new(),
-            headers: up,
-            body: file,
-            payload: UNSIGNED_PAYLOAD,
-        })
-        .await;
-    if let Some(refused) = verdict.take() {
-        return Err(refused);
-    }
-    let resp = sent?;
-    if !resp.status().is_success() {
-        return Ok(resp);
-    }
-    let etag = resp
-        .headers()
-        .get(http::header::ETAG)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    Ok(success(
-        app,
-        bucket,
-        &key,
-        &etag,
-        redirect.as_deref(),
-        status.as_deref(),
-    ))
-}
-
-fn success(
-    app: &App,
-    bucket: &str,
-    key: &str,
-    etag: &str,
-    redirect: Option<&str>,
-    status: Option<&str>,
-) -> Response<GatewayBody> {
-    let mut resp = Response::new(crate::response::empty_body());
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        resp.headers_mut().insert(http::header::ETAG, v);
-    }
-    let location = format!("{}/{}/{}", app.public_url(), bucket, encode(key.as_bytes(), PATH));
-    if let Some(url) = redirect.filter(|u| u.starts_with("http://") || u.starts_with("https://")) {
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let target = format!(
-            "{url}{sep}bucket={}&key={}&etag={}",
-            encode(bucket.as_bytes(), QUERY_COMPONENT),
-            encode(key.as_bytes(), QUERY_COMPONENT),
-            encode(etag.as_bytes(), QUERY_COMPONENT)
-        );
-        if let Ok(v) = HeaderValue::from_str(&target) {
-            *resp.status_mut() = StatusCode::SEE_OTHER;
-            resp.headers_mut().insert(http::header::LOCATION, v);
-            return resp;
-        }
-    }
-    match status {
-        Some("200") => *resp.status_mut() = StatusCode::OK,
-        Some("201") => {
-            let mut w = XmlWriter::new();
-            w.open("PostResponse")
-                .element("Location", &location)
-                .element("Bucket", bucket)
-                .element("Key", key)
-                .element("ETag", etag)
-                .close("PostResponse");
-            resp = Response::new(full_body(w.finish()));
-            *resp.status_mut() = StatusCode::CREATED;
-            resp.headers_mut()
-                .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-            if let Ok(v) = HeaderValue::from_str(etag) {
-                resp.headers_mut().insert(http::header::ETAG, v);
-            }
-        }
-        _ => *resp.status_mut() = StatusCode::NO_CONTENT,
-    }
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        resp.headers_mut().insert(http::header::LOCATION, v);
-    }
-    resp
+    Ok((key, up, len))
 }

@@ -7,7 +7,7 @@
 pub mod embedded;
 pub mod headers;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -212,14 +212,21 @@ impl Upstream {
         // upstream had closed, a refused connect). Nothing else is retried.
         let retry = matches!(fwd.method, Method::GET | Method::HEAD) && fwd.body.size_hint().exact() == Some(0);
         let again = retry.then(|| (fwd.method.clone(), uri.clone(), headers.clone()));
-        let mut req = Request::new(fwd.body);
+        // The response timeout counts from the end of the request body: a store answers
+        // an upload only once it has it all, and a large upload may take long.
+        let body_sent = Arc::new(tokio::sync::Notify::new());
+        let body = EndSignal {
+            inner: fwd.body,
+            done: Some(body_sent.clone()),
+        }
+        .boxed();
+        let mut req = Request::new(body);
         *req.method_mut() = fwd.method;
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
 
         let started = std::time::Instant::now();
-        let deadline = tokio::time::Instant::now() + self.response_timeout;
-        let mut answered = tokio::time::timeout_at(deadline, self.client.request(req)).await;
+        let mut answered = self.request_with_timeout(req, &body_sent).await;
         if let (Some((method, uri, headers)), Ok(Err(e))) = (again, &answered) {
             if e.is_connect() || is_closed_before_answer(e) {
                 tracing::debug!(error = %e, "retrying a bodyless idempotent upstream request once");
@@ -227,7 +234,7 @@ impl Upstream {
                 *req.method_mut() = method;
                 *req.uri_mut() = uri;
                 *req.headers_mut() = headers;
-                answered = tokio::time::timeout_at(deadline, self.client.request(req)).await;
+                answered = tokio::time::timeout(self.response_timeout, self.client.request(req)).await;
             }
         }
         crate::metrics::METRICS
@@ -283,6 +290,135 @@ impl Upstream {
             payload: &payload,
         })
         .await
+    }
+}
+
+impl Upstream {
+    /// The total size of the parts uploaded so far to a multipart upload (ListParts,
+    /// every page).
+    pub async fn multipart_size(&self, bucket: &str, key: &str, upload_id: &str) -> Result<u64, GatewayError> {
+        let mut total = 0u64;
+        let mut marker: Option<String> = None;
+        for _page in 0..100 {
+            let mut query = vec![
+                ("uploadId".to_owned(), upload_id.to_owned()),
+                ("max-parts".to_owned(), "1000".to_owned()),
+            ];
+            if let Some(m) = &marker {
+                query.push(("part-number-marker".to_owned(), m.clone()));
+            }
+            let resp = self
+                .send(Forward {
+                    method: Method::GET,
+                    bucket: Some(bucket),
+                    key: Some(key),
+                    query,
+                    headers: HeaderMap::new(),
+                    body: crate::response::empty_body(),
+                    payload: crate::auth::sigv4::canonical::EMPTY_SHA256,
+                })
+                .await?;
+            let status = resp.status();
+            let mut stream = resp.into_body();
+            let mut body = Vec::new();
+            while let Some(frame) = stream.frame().await {
+                let unreadable = || GatewayError::new(S3ErrorCode::BadGateway, crate::response::Origin::Upstream);
+                let frame = frame.map_err(|_| unreadable())?;
+                if let Some(d) = frame.data_ref() {
+                    body.extend_from_slice(d);
+                }
+                if body.len() > 4 << 20 {
+                    return Err(unreadable().with_message("The upstream part list is too large."));
+                }
+            }
+            let text = String::from_utf8_lossy(&body);
+            if !status.is_success() {
+                return Err(GatewayError::upstream(
+                    S3ErrorCode::BadGateway,
+                    "The upstream store did not list the upload's parts.",
+                    format!("ListParts answered {status}"),
+                ));
+            }
+            for part in text.split("<Part>").skip(1) {
+                let size = part
+                    .split("<Size>")
+                    .nth(1)
+                    .and_then(|s| s.split("</Size>").next())
+                    .and_then(|s| s.trim().parse::<u64>().ok());
+                total = total.saturating_add(size.unwrap_or(0));
+            }
+            let tag = |name: &str| {
+                text.split(&format!("<{name}>"))
+                    .nth(1)
+                    .and_then(|s| s.split(&format!("</{name}>")).next())
+                    .map(str::to_owned)
+            };
+            if tag("IsTruncated").as_deref() != Some("true") {
+                return Ok(total);
+            }
+            marker = tag("NextPartNumberMarker");
+            if marker.is_none() {
+                return Ok(total);
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// Signals when a body has yielded its end (or failed).
+struct EndSignal {
+    inner: GatewayBody,
+    done: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl http_body::Body for EndSignal {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        let ended = matches!(
+            &polled,
+            std::task::Poll::Ready(None) | std::task::Poll::Ready(Some(Err(_)))
+        ) || (polled.is_ready() && self.inner.is_end_stream());
+        if ended {
+            if let Some(done) = self.done.take() {
+                done.notify_one();
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Upstream {
+    /// Sends `req`; the response timeout starts once its body has been sent (at once for
+    /// a request that has none).
+    async fn request_with_timeout(
+        &self,
+        req: Request<GatewayBody>,
+        body_sent: &tokio::sync::Notify,
+    ) -> Result<Result<Response<Incoming>, hyper_util::client::legacy::Error>, tokio::time::error::Elapsed> {
+        let empty = req.body().is_end_stream();
+        let request = self.client.request(req);
+        tokio::pin!(request);
+        if !empty {
+            tokio::select! {
+                answered = &mut request => return Ok(answered),
+                () = body_sent.notified() => {}
+            }
+        }
+        tokio::time::timeout(self.response_timeout, request).await
     }
 }
 

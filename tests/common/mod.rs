@@ -113,6 +113,15 @@ pub struct Options {
     /// Use `[upstream] embedded_data_dir` (the gateway's own store, no observer) instead
     /// of an endpoint with an observed store.
     pub embedded: bool,
+    /// TOML lines added to `[server]` (`trusted_proxies = [...]`, say).
+    pub server_toml: String,
+    /// TOML lines added to `[auth]` (`sigv2 = false`, say).
+    pub auth_toml: String,
+    /// TOML right after the client's `[[credentials]]` entry: its own
+    /// `[[credentials.scopes]]`, or further `[[credentials]]` entries with theirs.
+    pub credentials_toml: String,
+    /// TOML after `[upstream]`: `[[rules]]` and `[[cors]]` entries.
+    pub policy_toml: String,
 }
 
 impl Default for Options {
@@ -120,6 +129,10 @@ impl Default for Options {
         Options {
             mismatch_details: true,
             embedded: false,
+            server_toml: String::new(),
+            auth_toml: String::new(),
+            credentials_toml: String::new(),
+            policy_toml: String::new(),
         }
     }
 }
@@ -193,19 +206,28 @@ impl Harness {
 [server]
 listen = "127.0.0.1:0"
 virtual_host_domains = ["{VHOST_DOMAIN}"]
+{server_toml}
 
 [auth]
 region = "{REGION}"
 signature_mismatch_details = {details}
+{auth_toml}
 
 [[credentials]]
 access_key_id = "{CLIENT_KEY_ID}"
 secret_access_key = "{CLIENT_SECRET}"
+{credentials_toml}
 
 [upstream]
 {upstream_toml}
+
+{policy_toml}
 "#,
             details = options.mismatch_details,
+            server_toml = options.server_toml,
+            auth_toml = options.auth_toml,
+            credentials_toml = options.credentials_toml,
+            policy_toml = options.policy_toml,
         );
         let config = guestpass::config::Config::parse(&config_text).expect("config parses");
         let app = guestpass::app::App::build(&config).await.expect("gateway builds");
@@ -359,6 +381,61 @@ secret_access_key = "{CLIENT_SECRET}"
             );
         }
         reply
+    }
+}
+
+impl Harness {
+    /// A header signing of `method` on `key` in `bucket`, path-style, with the client's
+    /// credentials, signed now, the body described by `payload`.
+    pub fn sign_headers(&self, method: &str, bucket: &str, key: &str, payload: Payload) -> HeaderSign {
+        let path = if key.is_empty() {
+            format!("/{bucket}")
+        } else {
+            format!("/{bucket}/{}", encode_key(key))
+        };
+        HeaderSign::new(method, format!("127.0.0.1:{}", self.port()), path, payload)
+    }
+
+    /// Sends a header-signed request with `body` (a Content-Length is added for non-empty
+    /// bodies and for PUT and POST, as [`Harness::send`] does).
+    pub async fn send_signed(&self, signed: &SignedRequest, body: impl Into<Bytes>) -> Reply {
+        self.send(&signed.method, &signed.url(), &signed.header_refs(), body)
+            .await
+    }
+
+    /// Where the store keeps `key` of `bucket` (s3s-fs maps keys to files).
+    pub fn object_file(&self, bucket: &str, key: &str) -> PathBuf {
+        self.data_dir.join(bucket).join(key)
+    }
+
+    /// The object is stored with exactly `contents`: in the store's folder and through a
+    /// valid pre-signed GET.
+    pub async fn assert_object(&self, bucket: &str, key: &str, contents: &[u8]) {
+        let on_disk = std::fs::read(self.object_file(bucket, key))
+            .unwrap_or_else(|e| panic!("{bucket}/{key} is not in the store: {e}"));
+        assert!(on_disk == contents, "{bucket}/{key}: the stored bytes differ");
+        let get = self
+            .send("GET", &self.presign_in("GET", bucket, key).sign(), &[], "")
+            .await;
+        assert_eq!(get.status, 200, "GET {bucket}/{key}: {}", get.text());
+        assert!(get.body == contents, "GET {bucket}/{key}: the bytes read back differ");
+    }
+
+    /// No object exists under `key`: not in the store's folder (nor as a finished file of
+    /// any name under it), and a valid pre-signed GET answers 404 NoSuchKey. Used where
+    /// the upstream request had to start before the body could be judged.
+    pub async fn assert_no_object(&self, bucket: &str, key: &str) {
+        let path = self.object_file(bucket, key);
+        assert!(
+            !path.exists(),
+            "{bucket}/{key} exists in the store at {}",
+            path.display()
+        );
+        let get = self
+            .send("GET", &self.presign_in("GET", bucket, key).sign(), &[], "")
+            .await;
+        assert_eq!(get.status, 404, "GET {bucket}/{key}: {}", get.text());
+        assert_eq!(get.code().as_deref(), Some("NoSuchKey"), "{}", get.text());
     }
 }
 
@@ -778,4 +855,473 @@ pub fn now_plus(secs: i64) -> SystemTime {
     } else {
         now - Duration::from_secs(secs.unsigned_abs())
     }
+}
+
+/// What a header signature says about the body (`x-amz-content-sha256`).
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// The SHA-256 of these bytes.
+    Bytes(Vec<u8>),
+    /// A value given as is: a hash, or `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` and the like.
+    Precomputed(String),
+    /// `UNSIGNED-PAYLOAD`.
+    Unsigned,
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`.
+    StreamingUnsignedTrailer,
+}
+
+/// What to sign with an `Authorization` header, handed to the `aws-sigv4` oracle.
+#[derive(Debug, Clone)]
+pub struct HeaderSign {
+    /// Method.
+    pub method: String,
+    /// The authority signed as `host` and sent in the Host header.
+    pub host: String,
+    /// The path, already S3-encoded.
+    pub path: String,
+    /// Query parameters, decoded; signed with the rest.
+    pub query: Vec<(String, String)>,
+    /// Headers to sign and send.
+    pub headers: Vec<(String, String)>,
+    /// Signing time.
+    pub time: SystemTime,
+    /// Region.
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret.
+    pub secret: String,
+    /// The body's description.
+    pub payload: Payload,
+    /// Whether `x-amz-content-sha256` is sent (and signed); S3 requires it.
+    pub content_sha256_header: bool,
+}
+
+impl HeaderSign {
+    /// A signing with the client's credentials, now.
+    pub fn new(method: &str, host: String, path: String, payload: Payload) -> HeaderSign {
+        HeaderSign {
+            method: method.to_owned(),
+            host,
+            path,
+            query: Vec::new(),
+            headers: Vec::new(),
+            time: SystemTime::now(),
+            region: REGION.to_owned(),
+            access_key_id: CLIENT_KEY_ID.to_owned(),
+            secret: CLIENT_SECRET.to_owned(),
+            payload,
+            content_sha256_header: true,
+        }
+    }
+
+    /// Adds a signed query parameter.
+    pub fn query(mut self, name: &str, value: &str) -> HeaderSign {
+        self.query.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds a signed header.
+    pub fn header(mut self, name: &str, value: &str) -> HeaderSign {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets the signing time.
+    pub fn at(mut self, t: SystemTime) -> HeaderSign {
+        self.time = t;
+        self
+    }
+
+    /// Sets the credentials.
+    pub fn credentials(mut self, access_key_id: &str, secret: &str) -> HeaderSign {
+        self.access_key_id = access_key_id.to_owned();
+        self.secret = secret.to_owned();
+        self
+    }
+
+    /// Leaves out `x-amz-content-sha256`.
+    pub fn without_content_sha256(mut self) -> HeaderSign {
+        self.content_sha256_header = false;
+        self
+    }
+
+    /// Signs with the oracle.
+    pub fn sign(&self) -> SignedRequest {
+        let mut path_and_query = self.path.clone();
+        for (i, (n, v)) in self.query.iter().enumerate() {
+            path_and_query.push(if i == 0 { '?' } else { '&' });
+            path_and_query.push_str(&encode_query(n));
+            if !v.is_empty() {
+                path_and_query.push('=');
+                path_and_query.push_str(&encode_query(v));
+            }
+        }
+        let url = format!("http://{}{}", self.host, path_and_query);
+        let identity = Credentials::new(
+            self.access_key_id.clone(),
+            self.secret.clone(),
+            None,
+            None,
+            "guestpass-tests",
+        )
+        .into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::Headers;
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = if self.content_sha256_header {
+            PayloadChecksumKind::XAmzSha256
+        } else {
+            PayloadChecksumKind::NoHeader
+        };
+        let params = SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("s3")
+            .time(self.time)
+            .settings(settings)
+            .build()
+            .expect("signing params")
+            .into();
+        let mut headers: Vec<(String, String)> = vec![("host".to_owned(), self.host.clone())];
+        headers.extend(self.headers.iter().cloned());
+        let body = match &self.payload {
+            Payload::Bytes(b) => SignableBody::Bytes(b),
+            Payload::Precomputed(v) => SignableBody::Precomputed(v.clone()),
+            Payload::Unsigned => SignableBody::UnsignedPayload,
+            Payload::StreamingUnsignedTrailer => SignableBody::StreamingUnsignedPayloadTrailer,
+        };
+        let signable = SignableRequest::new(
+            &self.method,
+            url,
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            body,
+        )
+        .expect("signable request");
+        let (instructions, signature) = sign(signable, &params).expect("oracle signs").into_parts();
+        let mut amz_date = String::new();
+        for (n, v) in instructions.headers() {
+            if n.eq_ignore_ascii_case("x-amz-date") {
+                amz_date = v.to_owned();
+            }
+            headers.push((n.to_ascii_lowercase(), v.to_owned()));
+        }
+        // The Host header is sent by the transport.
+        headers.remove(0);
+        SignedRequest {
+            method: self.method.clone(),
+            host: self.host.clone(),
+            path_and_query,
+            headers,
+            signature,
+            amz_date,
+            scope: format!("{}/{}/s3/aws4_request", &self.amz_day(), self.region),
+        }
+    }
+
+    fn amz_day(&self) -> String {
+        amz_date(self.time)[..8].to_owned()
+    }
+}
+
+/// A header-signed request, ready to send.
+#[derive(Debug, Clone)]
+pub struct SignedRequest {
+    /// Method.
+    pub method: String,
+    /// The Host header value.
+    pub host: String,
+    /// `/path?query`, percent-encoded.
+    pub path_and_query: String,
+    /// Every header to send but Host and Content-Length, the signature's among them.
+    pub headers: Vec<(String, String)>,
+    /// The hex signature in `Authorization` (the seed of aws-chunked chunk signatures).
+    pub signature: String,
+    /// `x-amz-date`.
+    pub amz_date: String,
+    /// `<yyyymmdd>/<region>/s3/aws4_request`.
+    pub scope: String,
+}
+
+impl SignedRequest {
+    /// The URL part, for the harness's senders.
+    pub fn url(&self) -> SignedUrl {
+        SignedUrl {
+            host: self.host.clone(),
+            path_and_query: self.path_and_query.clone(),
+        }
+    }
+
+    /// The headers as borrowed pairs.
+    pub fn header_refs(&self) -> Vec<(&str, &str)> {
+        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+    }
+
+    /// The value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The same request with header `name` set to `value` (replaced or added), unsigned.
+    pub fn with_header(&self, name: &str, value: &str) -> SignedRequest {
+        let mut out = self.clone();
+        out.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        out.headers.push((name.to_owned(), value.to_owned()));
+        out
+    }
+}
+
+/// `yyyymmddThhmmssZ` of `t`.
+pub fn amz_date(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    t.format(time::macros::format_description!(
+        "[year][month][day]T[hour][minute][second]Z"
+    ))
+    .expect("formats")
+}
+
+/// Hex SHA-256.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// One HTTP/1.1 response read off a raw connection, exactly as the bytes came.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// Status code.
+    pub status: u16,
+    /// The head as sent: status line and header lines, without the blank line.
+    pub head: String,
+    /// Header names (lower-cased) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes received (chunked bodies are left encoded).
+    pub body: Vec<u8>,
+    /// Whether the body ended short of its framing (the connection closed first).
+    pub truncated: bool,
+}
+
+impl RawResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The S3 error `<Code>` of the body.
+    pub fn code(&self) -> Option<String> {
+        xml_element(&self.text(), "Code")
+    }
+}
+
+/// How reading a raw response ended when it did not produce one.
+#[derive(Debug)]
+pub enum RawError {
+    /// The peer closed the connection before a complete head arrived (bytes received).
+    Closed(Vec<u8>),
+    /// Nothing conclusive within the time allowed.
+    TimedOut,
+    /// A socket error (a reset, typically).
+    Io(std::io::Error),
+}
+
+/// A client connection that writes exactly the bytes it is given: for requests no
+/// well-behaved HTTP client would send, and for hanging up at a chosen moment (drop it).
+pub struct RawConn {
+    read: tokio::net::tcp::OwnedReadHalf,
+    write: Option<tokio::net::tcp::OwnedWriteHalf>,
+    buf: Vec<u8>,
+}
+
+/// The largest response head [`RawConn`] accepts.
+const RAW_MAX_HEAD: usize = 256 * 1024;
+
+impl RawConn {
+    /// Connects to `addr`.
+    pub async fn connect(addr: SocketAddr) -> RawConn {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        RawConn {
+            read,
+            write: Some(write),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Writes `bytes`; a write error (the peer has gone) is returned, not a panic.
+    pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let write = self.write.as_mut().expect("the write half is still here");
+        write.write_all(bytes).await?;
+        write.flush().await
+    }
+
+    /// Writes `bytes` from a task of its own, so a response can be read while the
+    /// request body is still going out (a server may answer before it has read it all).
+    /// The write half comes back in the handle's output: keep the handle until the answer
+    /// is read, since dropping the write half half-closes the connection, which an HTTP/1
+    /// server may take as the client leaving.
+    pub fn send_in_background(
+        &mut self,
+        bytes: Vec<u8>,
+    ) -> tokio::task::JoinHandle<std::io::Result<tokio::net::tcp::OwnedWriteHalf>> {
+        use tokio::io::AsyncWriteExt;
+        let mut write = self.write.take().expect("the write half is still here");
+        tokio::spawn(async move {
+            for chunk in bytes.chunks(64 * 1024) {
+                write.write_all(chunk).await?;
+            }
+            write.flush().await?;
+            Ok(write)
+        })
+    }
+
+    async fn fill(&mut self, deadline: tokio::time::Instant) -> Result<usize, RawError> {
+        use tokio::io::AsyncReadExt;
+        let mut chunk = [0u8; 16 * 1024];
+        match tokio::time::timeout_at(deadline, self.read.read(&mut chunk)).await {
+            Err(_) => Err(RawError::TimedOut),
+            Ok(Err(e)) => Err(RawError::Io(e)),
+            Ok(Ok(n)) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(n)
+            }
+        }
+    }
+
+    /// Reads one response within `within`. `head_request` says the response has no body
+    /// whatever its framing headers say.
+    pub async fn read_response(&mut self, within: Duration, head_request: bool) -> Result<RawResponse, RawError> {
+        let deadline = tokio::time::Instant::now() + within;
+        let head_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            if self.buf.len() > RAW_MAX_HEAD {
+                return Err(RawError::Closed(std::mem::take(&mut self.buf)));
+            }
+            if self.fill(deadline).await? == 0 {
+                return Err(RawError::Closed(std::mem::take(&mut self.buf)));
+            }
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
+        self.buf.drain(..head_end + 4);
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or("");
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP status line: {status_line:?}"));
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let mut response = RawResponse {
+            status,
+            head,
+            headers,
+            body: Vec::new(),
+            truncated: false,
+        };
+        let bodyless = head_request || status == 204 || status == 304 || (100..200).contains(&status);
+        if bodyless {
+            return Ok(response);
+        }
+        if let Some(len) = response.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            while self.buf.len() < len {
+                match self.fill(deadline).await {
+                    Ok(0) | Err(RawError::Io(_)) => {
+                        response.truncated = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let n = len.min(self.buf.len());
+            response.body = self.buf.drain(..n).collect();
+        } else if response
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
+            loop {
+                if let Some(i) = self.buf.windows(5).position(|w| w == b"0\r\n\r\n") {
+                    response.body = self.buf.drain(..i + 5).collect();
+                    break;
+                }
+                match self.fill(deadline).await {
+                    Ok(0) | Err(RawError::Io(_)) => {
+                        response.truncated = true;
+                        response.body = std::mem::take(&mut self.buf);
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        } else {
+            // Delimited by the end of the connection.
+            loop {
+                match self.fill(deadline).await {
+                    Ok(0) | Err(RawError::Io(_)) => break,
+                    Ok(_) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            response.body = std::mem::take(&mut self.buf);
+        }
+        Ok(response)
+    }
+
+    /// Reads whatever comes next into `out` (within ten seconds); `None` at the end of
+    /// the connection, on an error or on a timeout.
+    pub async fn read_some(&mut self, out: &mut [u8]) -> Option<usize> {
+        use tokio::io::AsyncReadExt;
+        if !self.buf.is_empty() {
+            let n = out.len().min(self.buf.len());
+            out[..n].copy_from_slice(&self.buf[..n]);
+            self.buf.drain(..n);
+            return Some(n);
+        }
+        match tokio::time::timeout(Duration::from_secs(10), self.read.read(out)).await {
+            Ok(Ok(n)) if n > 0 => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Whether the peer closes the connection (EOF or reset) within `within`, discarding
+    /// anything it sends meanwhile.
+    pub async fn closes_within(&mut self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match self.fill(deadline).await {
+                Ok(0) | Err(RawError::Io(_)) | Err(RawError::Closed(_)) => return true,
+                Ok(_) => self.buf.clear(),
+                Err(RawError::TimedOut) => return false,
+            }
+        }
+    }
+}
+
+/// A raw request head: `method target HTTP/1.1`, `Host`, the given header lines, and
+/// `Connection: close`, ending with the blank line.
+pub fn raw_head(method: &str, target: &str, host: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
+    for (n, v) in headers {
+        out.push_str(&format!("{n}: {v}\r\n"));
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    out.into_bytes()
 }

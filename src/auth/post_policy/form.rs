@@ -30,10 +30,16 @@ fn malformed(why: impl Into<std::borrow::Cow<'static, str>>) -> GatewayError {
 
 /// Copies what the parser reads, until the file data starts, so the offset of the file
 /// data in the request can be found.
+///
+/// It also hands the parser one frame per poll: multer keeps reading its input for as
+/// long as the input is ready, so against a fast client it would pull whatever sits in
+/// the socket buffer (tens of MiB) into memory on every poll. Yielding after each frame
+/// keeps its buffer to one frame and lets backpressure reach the client.
 struct Recorder<S> {
     inner: S,
     seen: Arc<Mutex<Vec<u8>>>,
     recording: Arc<AtomicBool>,
+    yielded: bool,
 }
 
 impl<S> Stream for Recorder<S>
@@ -43,8 +49,14 @@ where
     type Item = Result<Bytes, BoxError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.yielded {
+            self.yielded = false;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         let polled = Pin::new(&mut self.inner).poll_next(cx);
         if let Poll::Ready(Some(Ok(data))) = &polled {
+            self.yielded = true;
             if self.recording.load(Ordering::Relaxed) {
                 let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
                 if seen.len() <= MAX_FIELDS_BYTES * 2 {
@@ -67,6 +79,7 @@ pub struct PostForm {
     /// The file's exact length, when the request's Content-Length allows deriving it.
     pub file_len: Option<u64>,
     field: Field<'static>,
+    multipart: Multipart<'static>,
 }
 
 impl std::fmt::Debug for PostForm {
@@ -108,6 +121,7 @@ pub async fn read_form(
         inner: BodyDataStream::new(body),
         seen: seen.clone(),
         recording: recording.clone(),
+        yielded: false,
     };
     let mut multipart = Multipart::new(stream, boundary.clone());
     let mut fields = Vec::new();
@@ -143,6 +157,7 @@ pub async fn read_form(
                 file_content_type: field.content_type().map(|m| m.to_string()),
                 file_len,
                 field,
+                multipart,
             });
         }
         if fields.len() >= MAX_FIELDS {
@@ -175,6 +190,40 @@ impl PostForm {
     /// The value of a field.
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Reads away the rest of a refused form (up to 8 MiB and 5 s) so the client sees the
+    /// answer instead of a reset connection. Whether it reached the end.
+    pub async fn drain(mut self) -> bool {
+        let mut read = 0usize;
+        let reading = async {
+            // The file, then whatever parts follow, then the closing boundary: everything
+            // the client sends, so closing leaves nothing unread (which would reset the
+            // connection and lose the answer).
+            let mut field = Some(self.field);
+            while let Some(mut f) = field.take() {
+                loop {
+                    match f.chunk().await {
+                        Ok(Some(c)) => {
+                            read += c.len();
+                            if read > 8 << 20 {
+                                return false;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => return false,
+                    }
+                }
+                match self.multipart.next_field().await {
+                    Ok(next) => field = next,
+                    Err(_) => return false,
+                }
+            }
+            true
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(5), reading)
+            .await
+            .unwrap_or(false)
     }
 
     /// Turns the file part into a body of exactly `len` bytes.

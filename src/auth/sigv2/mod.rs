@@ -136,6 +136,11 @@ impl StringToSignV2<'_> {
             s.push_str(b);
         }
         s.push_str(self.raw_path);
+        // A request naming only a bucket signs it as `/bucket/` (botocore's
+        // "auth_path must be terminated with a '/'", which S3 accepts).
+        if self.vhost_bucket.is_none() && self.is_bucket_only_path() {
+            s.push('/');
+        }
         let mut subs: Vec<(Cow<'_, str>, Option<Cow<'_, str>>)> = Vec::new();
         for pair in self.raw_query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (n, v) = match pair.split_once('=') {
@@ -157,6 +162,25 @@ impl StringToSignV2<'_> {
             }
         }
         s
+    }
+}
+
+impl StringToSignV2<'_> {
+    fn is_bucket_only_path(&self) -> bool {
+        self.raw_path.len() > 1 && !self.raw_path[1..].contains('/')
+    }
+
+    /// For a path-style request naming only a bucket, the string to sign with `/bucket`
+    /// rather than `/bucket/` (older clients sign it so); `None` otherwise.
+    pub fn build_without_bucket_slash(&self) -> Option<String> {
+        if self.vhost_bucket.is_some() || !self.is_bucket_only_path() {
+            return None;
+        }
+        let full = self.build();
+        let resource_at = full.rfind(&format!("{}/", self.raw_path))?;
+        let mut out = full;
+        out.remove(resource_at + self.raw_path.len());
+        Some(out)
     }
 }
 
@@ -235,9 +259,9 @@ impl Authenticator {
             vhost_bucket: target.virtual_hosted.then_some(target.bucket.as_deref()).flatten(),
             raw_path: req.raw_path,
             raw_query: req.raw_query,
-        }
-        .build();
-        let access_key_id = self.verify_v2_signature(access_key_id, signature, &sts)?;
+        };
+        let (sts, alt) = (sts.build(), sts.build_without_bucket_slash());
+        let access_key_id = self.verify_v2_signature(access_key_id, signature, &sts, alt.as_deref())?;
         let expires_at = OffsetDateTime::from_unix_timestamp(expires_at).ok();
         Ok(Identity {
             access_key_id,
@@ -268,7 +292,7 @@ impl Authenticator {
                     "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
                 )
             })?;
-        let amz_date = crate::auth::sigv4::header::request_time(req.headers)?;
+        let amz_date = crate::auth::sigv4::header::request_time_with(req.headers, true)?;
         check_skew(&amz_date, req.now, self.settings().clock_skew)?;
         // With x-amz-date present, it is signed among the x-amz-* headers and the Date line
         // is empty ("Time Stamp Requirement").
@@ -287,9 +311,9 @@ impl Authenticator {
             vhost_bucket: target.virtual_hosted.then_some(target.bucket.as_deref()).flatten(),
             raw_path: req.raw_path,
             raw_query: req.raw_query,
-        }
-        .build();
-        let access_key_id = self.verify_v2_signature(access_key_id, signature, &sts)?;
+        };
+        let (sts, alt) = (sts.build(), sts.build_without_bucket_slash());
+        let access_key_id = self.verify_v2_signature(access_key_id, signature, &sts, alt.as_deref())?;
         Ok(Identity {
             access_key_id,
             scheme: AuthScheme::HeaderV2,
@@ -304,6 +328,7 @@ impl Authenticator {
         access_key_id: &str,
         signature: &str,
         sts: &str,
+        alternative: Option<&str>,
     ) -> Result<std::sync::Arc<str>, GatewayError> {
         let mut provided = [0u8; 20];
         let decoded_ok = matches!(
@@ -314,6 +339,9 @@ impl Authenticator {
         let mut matched = false;
         for secret in lookup.credential.secrets() {
             matched |= bool::from(sign(secret.expose(), sts).ct_eq(&provided));
+            if let Some(alt) = alternative {
+                matched |= bool::from(sign(secret.expose(), alt).ct_eq(&provided));
+            }
         }
         if !lookup.known {
             return Err(GatewayError::auth(
@@ -383,6 +411,30 @@ mod tests {
             h.append(http::HeaderName::from_static(k), v.parse().unwrap());
         }
         h
+    }
+
+    #[test]
+    fn bucket_only_requests_sign_bucket_slash() {
+        let h = HeaderMap::new();
+        let sts = StringToSignV2 {
+            method: "GET",
+            headers: &h,
+            date_line: "Tue, 27 Mar 2007 19:42:41 +0000",
+            vhost_bucket: None,
+            raw_path: "/johnsmith",
+            raw_query: Some("list-type=2&prefix=a"),
+        };
+        assert_eq!(sts.build(), "GET\n\n\nTue, 27 Mar 2007 19:42:41 +0000\n/johnsmith/");
+        assert_eq!(
+            sts.build_without_bucket_slash().unwrap(),
+            "GET\n\n\nTue, 27 Mar 2007 19:42:41 +0000\n/johnsmith"
+        );
+        let object = StringToSignV2 {
+            raw_path: "/johnsmith/k",
+            ..sts
+        };
+        assert!(object.build().ends_with("/johnsmith/k"));
+        assert!(object.build_without_bucket_slash().is_none());
     }
 
     #[test]

@@ -12,7 +12,6 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use base64::Engine;
 use bytes::{Buf, Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use sha2::{Digest, Sha256};
@@ -29,86 +28,8 @@ const MAX_LINE: usize = 4096;
 /// Most trailer bytes accepted.
 const MAX_TRAILERS: usize = 16 * 1024;
 
-/// A trailing checksum algorithm (`x-amz-trailer: x-amz-checksum-<alg>`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChecksumAlgorithm {
-    /// CRC-32 (IEEE).
-    Crc32,
-    /// CRC-32C (Castagnoli).
-    Crc32c,
-    /// SHA-1.
-    Sha1,
-    /// SHA-256.
-    Sha256,
-}
-
-impl ChecksumAlgorithm {
-    /// The algorithm a trailer header name stands for.
-    pub fn from_trailer_name(name: &str) -> Option<Self> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "x-amz-checksum-crc32" => Some(Self::Crc32),
-            "x-amz-checksum-crc32c" => Some(Self::Crc32c),
-            "x-amz-checksum-sha1" => Some(Self::Sha1),
-            "x-amz-checksum-sha256" => Some(Self::Sha256),
-            _ => None,
-        }
-    }
-
-    fn header_name(self) -> &'static str {
-        match self {
-            Self::Crc32 => "x-amz-checksum-crc32",
-            Self::Crc32c => "x-amz-checksum-crc32c",
-            Self::Sha1 => "x-amz-checksum-sha1",
-            Self::Sha256 => "x-amz-checksum-sha256",
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Crc32 => "CRC32",
-            Self::Crc32c => "CRC32C",
-            Self::Sha1 => "SHA1",
-            Self::Sha256 => "SHA256",
-        }
-    }
-}
-
-enum Checksum {
-    Crc32(crc32fast::Hasher),
-    Crc32c(u32),
-    Sha1(sha1::Sha1),
-    Sha256(Sha256),
-}
-
-impl Checksum {
-    fn new(alg: ChecksumAlgorithm) -> Self {
-        match alg {
-            ChecksumAlgorithm::Crc32 => Checksum::Crc32(crc32fast::Hasher::new()),
-            ChecksumAlgorithm::Crc32c => Checksum::Crc32c(0),
-            ChecksumAlgorithm::Sha1 => Checksum::Sha1(sha1::Sha1::new()),
-            ChecksumAlgorithm::Sha256 => Checksum::Sha256(Sha256::new()),
-        }
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            Checksum::Crc32(h) => h.update(data),
-            Checksum::Crc32c(c) => *c = crc32c::crc32c_append(*c, data),
-            Checksum::Sha1(h) => h.update(data),
-            Checksum::Sha256(h) => h.update(data),
-        }
-    }
-
-    fn finish_base64(self) -> String {
-        let e = &base64::engine::general_purpose::STANDARD;
-        match self {
-            Checksum::Crc32(h) => e.encode(h.finalize().to_be_bytes()),
-            Checksum::Crc32c(c) => e.encode(c.to_be_bytes()),
-            Checksum::Sha1(h) => e.encode(h.finalize()),
-            Checksum::Sha256(h) => e.encode(h.finalize()),
-        }
-    }
-}
+use crate::auth::checksum::Checksum;
+pub use crate::auth::checksum::ChecksumAlgorithm;
 
 /// How the chunks are authenticated.
 pub enum ChunkMode {
@@ -363,7 +284,7 @@ impl<B> AwsChunkedBody<B> {
                     self.verify_chunk()?;
                     self.state = State::Trailers;
                 } else {
-                    if self.decoded + size > self.declared {
+                    if self.decoded.checked_add(size).is_none_or(|end| end > self.declared) {
                         return Err(err(
                             S3ErrorCode::IncompleteBody,
                             "The aws-chunked body is longer than x-amz-decoded-content-length.",
@@ -544,6 +465,7 @@ mod tests {
     use crate::auth::credentials::{Credential, CredentialStore};
     use crate::auth::{AuthSettings, Authenticator, RequestView};
     use crate::secret::Secret;
+    use base64::Engine;
     use http_body_util::{BodyExt, StreamBody};
 
     const SEED_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,SignedHeaders=content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class,Signature=4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";

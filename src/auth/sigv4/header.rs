@@ -87,8 +87,9 @@ impl<'a> AuthorizationV4<'a> {
     }
 }
 
-/// The signing time of a header-signed request: `x-amz-date`, else `Date`.
-pub fn request_time(headers: &http::HeaderMap) -> Result<AmzDate, GatewayError> {
+/// The signing time of a header-signed request: `x-amz-date`, else `Date`. With
+/// `lenient`, `x-amz-date` may also be an HTTP date (SigV2 clients send it so).
+pub fn request_time_with(headers: &http::HeaderMap, lenient: bool) -> Result<AmzDate, GatewayError> {
     let denied = || {
         GatewayError::auth(
             S3ErrorCode::AccessDenied,
@@ -96,14 +97,33 @@ pub fn request_time(headers: &http::HeaderMap) -> Result<AmzDate, GatewayError> 
         )
     };
     if let Some(v) = headers.get("x-amz-date") {
-        return v.to_str().ok().and_then(AmzDate::parse).ok_or_else(denied);
+        let v = v.to_str().map_err(|_| denied())?;
+        return match AmzDate::parse(v) {
+            Some(d) => Ok(d),
+            None if lenient => parse_http_date(v).map(AmzDate::from_time).ok_or_else(denied),
+            None => Err(denied()),
+        };
     }
     let date = headers
         .get(http::header::DATE)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(denied)?;
-    let t = httpdate::parse_http_date(date).map_err(|_| denied())?;
-    Ok(AmzDate::from_time(time::OffsetDateTime::from(t)))
+    parse_http_date(date).map(AmzDate::from_time).ok_or_else(denied)
+}
+
+/// The signing time of a SigV4 header-signed request.
+pub fn request_time(headers: &http::HeaderMap) -> Result<AmzDate, GatewayError> {
+    request_time_with(headers, false)
+}
+
+/// An HTTP date: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete forms, or
+/// RFC 2822 with a numeric zone (`Tue, 27 Mar 2007 19:36:42 +0000`, as in the S3
+/// documentation's SigV2 examples).
+pub fn parse_http_date(s: &str) -> Option<time::OffsetDateTime> {
+    if let Ok(t) = httpdate::parse_http_date(s) {
+        return Some(time::OffsetDateTime::from(t));
+    }
+    time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc2822).ok()
 }
 
 /// Checks the signing time against the server clock, both ways.
@@ -246,6 +266,12 @@ mod tests {
         assert_eq!(request_time(&h).unwrap().as_str(), "20130524T000000Z");
         h.insert("x-amz-date", "20130524T010000Z".parse().unwrap());
         assert_eq!(request_time(&h).unwrap().as_str(), "20130524T010000Z");
+        h.insert("x-amz-date", "Tue, 27 Mar 2007 19:36:42 +0000".parse().unwrap());
+        assert!(request_time(&h).is_err());
+        assert_eq!(request_time_with(&h, true).unwrap().as_str(), "20070327T193642Z");
+        h.remove("x-amz-date");
+        h.insert("date", "Tue, 27 Mar 2007 19:36:42 +0000".parse().unwrap());
+        assert_eq!(request_time(&h).unwrap().as_str(), "20070327T193642Z");
         h.insert("x-amz-date", "garbage".parse().unwrap());
         assert_eq!(request_time(&h).unwrap_err().code(), S3ErrorCode::AccessDenied);
     }
