@@ -3,6 +3,7 @@
 //! hash), and stream the request and the answer through a pooled keep-alive client.
 //! Bodies are never collected.
 
+pub mod counted;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod headers;
@@ -66,7 +67,7 @@ pub struct UpstreamSettings {
 
 /// The pooled, signing client of one upstream.
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, GatewayBody>,
+    client: Client<HttpsConnector<counted::CountingConnector<HttpConnector>>, GatewayBody>,
     scheme: Scheme,
     authority: Authority,
     host: HeaderValue,
@@ -129,7 +130,10 @@ impl Upstream {
             TlsRoots::Webpki => builder.with_webpki_roots(),
             TlsRoots::Native => builder.with_native_roots()?,
         };
-        let connector = builder.https_or_http().enable_http1().wrap_connector(http);
+        let connector = builder
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(counted::CountingConnector(http));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(s.pool_idle_timeout)
             .pool_max_idle_per_host(s.pool_max_idle_per_host)
