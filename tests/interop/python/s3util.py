@@ -1,5 +1,6 @@
 """Shared by the interop tests: where the gateway is, clients signed the way each tool signs,
-and plain HTTP for fetching pre-signed URLs exactly as a browser or curl would."""
+and plain HTTP for fetching pre-signed URLs and posting forms exactly as a browser or curl
+would."""
 
 from __future__ import annotations
 
@@ -55,6 +56,12 @@ class Response:
         m = re.search(rb"<Code>([^<]*)</Code>", self.body)
         return m.group(1).decode() if m else None
 
+    @property
+    def error_message(self) -> str:
+        """The S3 error `<Message>` of an XML error body ("" if none)."""
+        m = re.search(rb"<Message>([^<]*)</Message>", self.body)
+        return m.group(1).decode() if m else ""
+
 
 def fetch(method: str, url: str, body: bytes | None = None, headers=None) -> Response:
     """One request with http.client: it sends the URL as given and adds no Content-Type (which
@@ -69,6 +76,36 @@ def fetch(method: str, url: str, body: bytes | None = None, headers=None) -> Res
         return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
     finally:
         conn.close()
+
+
+def post_form(
+    url: str,
+    fields,
+    data: bytes,
+    filename: str = "upload.bin",
+    file_content_type: str = "application/octet-stream",
+) -> Response:
+    """A browser POST upload: `fields` (a dict or (name, value) pairs, sent in that order)
+    then the file part last, as multipart/form-data with a Content-Length, as a browser's
+    <form enctype="multipart/form-data"> sends it. Names and values go as UTF-8."""
+    boundary = "----guestpass-interop-" + os.urandom(12).hex()
+    items = fields.items() if isinstance(fields, dict) else fields
+    out = bytearray()
+    for name, value in items:
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        out += str(value).encode() + b"\r\n"
+    out += (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        f"Content-Type: {file_content_type}\r\n\r\n"
+    ).encode()
+    out += data + f"\r\n--{boundary}--\r\n".encode()
+    return fetch(
+        "POST",
+        url,
+        bytes(out),
+        {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
 
 
 def tamper_query_param(url: str, name: str) -> str:
