@@ -13,8 +13,9 @@
 //!
 //! Nothing here uses the gateway's own encoding, canonicalisation or signing code.
 
-use std::sync::LazyLock;
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
@@ -859,6 +860,15 @@ fn streaming_mode() -> impl Strategy<Value = Streaming> {
     ]
 }
 
+/// A waker that remembers being woken.
+struct WakeFlag(AtomicBool);
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// A body of ready frames.
 struct Frames(std::collections::VecDeque<Bytes>);
 
@@ -906,13 +916,18 @@ fn decode(
     let checksum = (mode != Streaming::Signed).then_some(ChecksumAlgorithm::Crc32c);
     let verdict = BodyVerdict::default();
     let mut decoder = AwsChunkedBody::new(frames(body, splits), chunk_mode, declared, checksum, verdict.clone());
-    let mut cx = Context::from_waker(Waker::noop());
+    let woken = Arc::new(WakeFlag(AtomicBool::new(false)));
+    let waker = Waker::from(woken.clone());
+    let mut cx = Context::from_waker(&waker);
     let mut out = Vec::new();
     loop {
+        woken.0.store(false, Ordering::SeqCst);
         match std::pin::Pin::new(&mut decoder).poll_frame(&mut cx) {
             Poll::Ready(Some(Ok(f))) => out.extend_from_slice(&f.into_data().expect("data frame")),
             Poll::Ready(Some(Err(_))) | Poll::Ready(None) => break,
-            Poll::Pending => panic!("the decoder waited on ready input"),
+            // The input is always ready: only the decoder itself can have asked to be
+            // polled again; without that the request would hang.
+            Poll::Pending => assert!(woken.0.load(Ordering::SeqCst), "the decoder waited on ready input"),
         }
     }
     (out, verdict.take())

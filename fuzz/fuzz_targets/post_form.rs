@@ -6,16 +6,13 @@
 //! Content-Length (empty: the real length; `-`: none), then the body.
 #![no_main]
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::OnceLock;
-use std::task::{Context, Poll, Waker};
 
 use guestpass::auth::body::BodyVerdict;
 use guestpass::auth::post_policy::check_length;
 use guestpass::auth::post_policy::form::read_form;
 use guestpass::auth::Authenticator;
-use guestpass_fuzz::{authenticator, drain, Drained, Frames, DEFAULT_NOW};
+use guestpass_fuzz::{authenticator, drain, ready, Drained, Frames, DEFAULT_NOW};
 use http_body_util::BodyExt;
 use libfuzzer_sys::fuzz_target;
 use time::OffsetDateTime;
@@ -23,18 +20,6 @@ use time::OffsetDateTime;
 fn auth() -> &'static Authenticator {
     static AUTH: OnceLock<Authenticator> = OnceLock::new();
     AUTH.get_or_init(authenticator)
-}
-
-/// Runs a future whose input is all ready; `Pending` would hang a real request.
-fn ready<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..1_000_000 {
-        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-    panic!("a future over ready input never finished")
 }
 
 fuzz_target!(|data: &[u8]| {

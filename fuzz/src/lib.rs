@@ -8,8 +8,11 @@
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -187,23 +190,58 @@ pub enum Drained {
     Failed(Vec<u8>),
 }
 
-/// Pulls `body` to its end. Its input never waits, so a `Pending` is a bug: it would hang
-/// a real connection.
-pub fn drain<B: Body<Data = Bytes> + Unpin>(mut body: B) -> Drained {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut out = Vec::new();
-    // Every step consumes input or ends the body; this bound only stops a loop bug.
+/// A waker that remembers being woken.
+struct WakeFlag(AtomicBool);
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Polls `poll` until it is ready. The input is always ready, so nothing but the polled
+/// thing itself can wake it: a `Pending` that scheduled no wake-up would hang a real
+/// request for good, and is a bug.
+fn run<T>(mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> T {
+    let flag = Arc::new(WakeFlag(AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    // Every step consumes input or ends; this bound only stops a loop bug.
     for _ in 0..1_000_000 {
-        match Pin::new(&mut body).poll_frame(&mut cx) {
-            Poll::Ready(None) => return Drained::Complete(out),
-            Poll::Ready(Some(Ok(frame))) => {
+        flag.0.store(false, Ordering::SeqCst);
+        match poll(&mut cx) {
+            Poll::Ready(out) => return out,
+            Poll::Pending => assert!(
+                flag.0.load(Ordering::SeqCst),
+                "Pending over ready input without a wake-up: the request would hang"
+            ),
+        }
+    }
+    panic!("never finished over finite input")
+}
+
+/// Runs a future over ready input to its end.
+pub fn ready<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    run(|cx| f.as_mut().poll(cx))
+}
+
+/// Pulls `body` to its end.
+pub fn drain<B: Body<Data = Bytes> + Unpin>(mut body: B) -> Drained {
+    let mut out = Vec::new();
+    loop {
+        match run(|cx| Pin::new(&mut body).poll_frame(cx)) {
+            None => return Drained::Complete(out),
+            Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     out.extend_from_slice(&data);
                 }
             }
-            Poll::Ready(Some(Err(_))) => return Drained::Failed(out),
-            Poll::Pending => panic!("a body over ready input returned Pending"),
+            Some(Err(_)) => return Drained::Failed(out),
         }
     }
-    panic!("a body over finite input never ended")
 }

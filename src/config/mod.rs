@@ -78,7 +78,7 @@ pub struct ServerConfig {
     /// The header trusted proxies put the client address in.
     #[serde(default = "default_client_ip_header")]
     pub client_ip_header: String,
-    /// How long a connection with no request in flight may stay silent.
+    /// Longest silence while a client sends a request body; then 400 RequestTimeout.
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout: HumanDuration,
     /// Largest request head (request line and headers) accepted.

@@ -31,6 +31,7 @@ use crate::policy::restrictions::Restrictions;
 use crate::policy::PolicyRequest;
 use crate::response::{error_response, BoxError, GatewayBody, GatewayError, S3ErrorCode};
 use crate::upstream::headers::forwarded_request_headers;
+use crate::upstream::idle_body::IdleTimeoutBody;
 use crate::upstream::Forward;
 
 /// What the access log records of one request. The line is written when the response
@@ -204,14 +205,21 @@ where
         .get(http::header::EXPECT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-    let mut body = Some(
-        CountingBody {
-            inner: body,
-            count: record.bytes_in.clone(),
-        }
-        .boxed(),
+    // One verdict for every check on the body, including a client that stops sending its
+    // upload: after idle_timeout of silence it is cut with S3's RequestTimeout.
+    let verdict = BodyVerdict::default();
+    let counted = CountingBody {
+        inner: body,
+        count: record.bytes_in.clone(),
+    }
+    .boxed();
+    let stalled = GatewayError::client(
+        S3ErrorCode::RequestTimeout,
+        "Your socket connection to the server was not read from or written to within the timeout period.",
     );
-    let result = run(&app, parts, &mut body, &mut record).await;
+    let idle = app.config().server.idle_timeout.0;
+    let mut body = Some(IdleTimeoutBody::new(counted, idle, stalled, Some(verdict.clone())).boxed());
+    let result = run(&app, parts, &mut body, &verdict, &mut record).await;
     let mut response = match result {
         Ok(resp) => resp,
         Err(err) => {
@@ -293,6 +301,7 @@ async fn run(
     app: &App,
     parts: http::request::Parts,
     body: &mut Option<GatewayBody>,
+    verdict: &BodyVerdict,
     record: &mut AccessRecord,
 ) -> Result<Response<GatewayBody>, GatewayError> {
     let method = parts.method.clone();
@@ -444,8 +453,7 @@ async fn run(
     }
     let flexible = method == Method::PUT && !headers.contains_key("x-amz-copy-source");
     let digests = Digests::from_headers(&headers, flexible)?;
-    let verdict = BodyVerdict::default();
-    let (mut body, payload) = verified_body(&identity, &parts.headers, &mut headers, take_body(body)?, &verdict)?;
+    let (mut body, payload) = verified_body(&identity, &parts.headers, &mut headers, take_body(body)?, verdict)?;
     let checked = !digests.is_empty() || !matches!(identity.payload, PayloadHash::Unsigned);
     if !digests.is_empty() {
         body = VerifyDigests::new(body, digests, verdict.clone()).boxed();
@@ -460,7 +468,7 @@ async fn run(
     if checked && upstream_len == Some(0) {
         // The upstream would never read a body of length 0, so its checks would never
         // run: run them here, on what should be (nearly) nothing.
-        let rest = preread(body, &verdict, 64 * 1024).await?;
+        let rest = preread(body, verdict, 64 * 1024).await?;
         if !rest.is_empty() {
             return Err(GatewayError::client(
                 S3ErrorCode::IncompleteBody,

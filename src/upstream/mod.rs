@@ -7,6 +7,7 @@ pub mod counted;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod headers;
+pub mod idle_body;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -265,7 +266,16 @@ impl Upstream {
                 if resp.status() == http::StatusCode::FORBIDDEN {
                     return refused_credentials(resp).await;
                 }
-                Ok(resp.map(|b| b.map_err(BoxError::from).boxed()))
+                // A body that stops coming is cut after the response timeout of silence.
+                let idle = self.response_timeout;
+                Ok(resp.map(|b| {
+                    let err = GatewayError::upstream(
+                        S3ErrorCode::GatewayTimeout,
+                        "The upstream store stopped sending.",
+                        "upstream body idle",
+                    );
+                    idle_body::IdleTimeoutBody::new(b.map_err(BoxError::from), idle, err, None).boxed()
+                }))
             }
         }
     }
