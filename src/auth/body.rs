@@ -47,27 +47,31 @@ impl BodyVerdict {
     }
 }
 
-/// Passes a body through while hashing it; the last frame is released only if the
-/// SHA-256 equals the one the client signed (`XAmzContentSHA256Mismatch` otherwise).
-pub struct VerifySha256<B> {
+/// A check run over a body as it streams, decided at its end.
+pub trait StreamCheck {
+    /// Sees the next bytes.
+    fn update(&mut self, data: &[u8]);
+    /// The verdict once the body has ended: `Some` refuses it.
+    fn finish(&mut self) -> Option<GatewayError>;
+}
+
+/// Passes a body through its check, holding back the last frame until the check has
+/// passed at the end of the body; on failure the held frame is never released and the
+/// body fails, with the reason recorded in the verdict.
+pub struct CheckedBody<B, C> {
     inner: B,
-    hasher: Sha256,
-    expected: [u8; 32],
+    check: C,
     held: Option<Bytes>,
     verdict: BodyVerdict,
     finished: bool,
 }
 
-impl<B> VerifySha256<B> {
-    /// Wraps `inner`; `expected_hex` is the signed `x-amz-content-sha256`.
-    pub fn new(inner: B, expected_hex: &str, verdict: BodyVerdict) -> Self {
-        let mut expected = [0u8; 32];
-        // Checked as 64 hex digits when the signature was parsed; a bad one never matches.
-        let _ = hex::decode_to_slice(expected_hex, &mut expected);
-        VerifySha256 {
+impl<B, C> CheckedBody<B, C> {
+    /// Wraps `inner` with `check`.
+    pub fn new(inner: B, check: C, verdict: BodyVerdict) -> Self {
+        CheckedBody {
             inner,
-            hasher: Sha256::new(),
-            expected,
+            check,
             held: None,
             verdict,
             finished: false,
@@ -75,9 +79,10 @@ impl<B> VerifySha256<B> {
     }
 }
 
-impl<B> Body for VerifySha256<B>
+impl<B, C> Body for CheckedBody<B, C>
 where
     B: Body<Data = Bytes, Error = BoxError> + Unpin,
+    C: StreamCheck + Unpin,
 {
     type Data = Bytes;
     type Error = BoxError;
@@ -96,22 +101,15 @@ where
                     if data.is_empty() {
                         continue;
                     }
-                    this.hasher.update(&data);
+                    this.check.update(&data);
                     if let Some(prev) = this.held.replace(data) {
                         return Poll::Ready(Some(Ok(Frame::data(prev))));
                     }
                 }
                 Poll::Ready(None) => {
                     this.finished = true;
-                    let computed: [u8; 32] = std::mem::take(&mut this.hasher).finalize().into();
-                    if computed != this.expected {
+                    if let Some(err) = this.check.finish() {
                         this.held = None;
-                        let err = GatewayError::auth(
-                            S3ErrorCode::XAmzContentSHA256Mismatch,
-                            S3ErrorCode::XAmzContentSHA256Mismatch.default_message(),
-                        )
-                        .with_detail("ClientComputedContentSHA256", hex::encode(this.expected))
-                        .with_detail("S3ComputedContentSHA256", hex::encode(computed));
                         return Poll::Ready(Some(Err(this.verdict.refuse(err))));
                     }
                 }
@@ -136,6 +134,52 @@ where
     }
 }
 
+/// The SHA-256 the client signed (`x-amz-content-sha256`); a mismatch is
+/// `XAmzContentSHA256Mismatch`.
+pub struct Sha256Check {
+    hasher: Sha256,
+    expected: [u8; 32],
+}
+
+impl Sha256Check {
+    /// Expects `expected_hex` (64 hex digits, checked when the signature was parsed).
+    pub fn new(expected_hex: &str) -> Self {
+        let mut expected = [0u8; 32];
+        // A malformed value never matches.
+        let _ = hex::decode_to_slice(expected_hex, &mut expected);
+        Sha256Check {
+            hasher: Sha256::new(),
+            expected,
+        }
+    }
+}
+
+impl StreamCheck for Sha256Check {
+    fn update(&mut self, data: &[u8]) {
+        self.hasher.update(data);
+    }
+
+    fn finish(&mut self) -> Option<GatewayError> {
+        let computed: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
+        (computed != self.expected).then(|| {
+            GatewayError::auth(
+                S3ErrorCode::XAmzContentSHA256Mismatch,
+                S3ErrorCode::XAmzContentSHA256Mismatch.default_message(),
+            )
+            .with_detail("ClientComputedContentSHA256", hex::encode(self.expected))
+            .with_detail("S3ComputedContentSHA256", hex::encode(computed))
+        })
+    }
+}
+
+/// A body checked against its signed SHA-256.
+pub type VerifySha256<B> = CheckedBody<B, Sha256Check>;
+
+/// Wraps `inner` so it must hash to `expected_hex`.
+pub fn verify_sha256<B>(inner: B, expected_hex: &str, verdict: BodyVerdict) -> VerifySha256<B> {
+    CheckedBody::new(inner, Sha256Check::new(expected_hex), verdict)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,7 +195,7 @@ mod tests {
     async fn passes_a_matching_body_whole() {
         let hash = hex::encode(Sha256::digest(b"hello world"));
         let v = BodyVerdict::default();
-        let out = VerifySha256::new(body(&[b"hello", b" ", b"world"]), &hash, v.clone())
+        let out = verify_sha256(body(&[b"hello", b" ", b"world"]), &hash, v.clone())
             .collect()
             .await
             .unwrap();
@@ -163,7 +207,7 @@ mod tests {
     async fn holds_back_the_end_of_a_mismatching_body() {
         let hash = hex::encode(Sha256::digest(b"hello world"));
         let v = BodyVerdict::default();
-        let mut b = VerifySha256::new(body(&[b"hello", b" ", b"wOrld"]), &hash, v.clone());
+        let mut b = verify_sha256(body(&[b"hello", b" ", b"wOrld"]), &hash, v.clone());
         let mut seen = Vec::new();
         let mut failed = false;
         while let Some(frame) = b.frame().await {
@@ -242,40 +286,43 @@ impl Digests {
     }
 }
 
-/// Passes a body through while computing its Content-MD5 and flexible checksum; the
-/// last frame is released only if they match (`BadDigest` otherwise). Checked here rather
-/// than left to the upstream, because a store may commit the object before it checks
-/// (s3s-fs does).
-pub struct VerifyDigests<B> {
-    inner: B,
+/// The Content-MD5 and flexible checksum of a body as it streams; a mismatch is
+/// `BadDigest`. Checked here rather than left to the upstream, because a store may commit
+/// the object before it checks (s3s-fs does).
+pub struct DigestCheck {
     md5: Option<(md5::Md5, [u8; 16])>,
     checksum: Option<(
         crate::auth::checksum::Checksum,
         crate::auth::checksum::ChecksumAlgorithm,
         String,
     )>,
-    held: Option<Bytes>,
-    verdict: BodyVerdict,
-    finished: bool,
 }
 
-impl<B> VerifyDigests<B> {
-    /// Wraps `inner`.
-    pub fn new(inner: B, digests: Digests, verdict: BodyVerdict) -> Self {
+impl DigestCheck {
+    /// Checks what `digests` promise.
+    pub fn new(digests: Digests) -> Self {
         use md5::Digest as _;
-        VerifyDigests {
-            inner,
+        DigestCheck {
             md5: digests.md5.map(|m| (md5::Md5::new(), m)),
             checksum: digests
                 .checksum
                 .map(|(alg, v)| (crate::auth::checksum::Checksum::new(alg), alg, v)),
-            held: None,
-            verdict,
-            finished: false,
+        }
+    }
+}
+
+impl StreamCheck for DigestCheck {
+    fn update(&mut self, data: &[u8]) {
+        use md5::Digest as _;
+        if let Some((h, _)) = &mut self.md5 {
+            h.update(data);
+        }
+        if let Some((sum, _, _)) = &mut self.checksum {
+            sum.update(data);
         }
     }
 
-    fn mismatch(&mut self) -> Option<GatewayError> {
+    fn finish(&mut self) -> Option<GatewayError> {
         use md5::Digest as _;
         if let Some((h, expected)) = self.md5.take() {
             let got: [u8; 16] = h.finalize().into();
@@ -301,65 +348,8 @@ impl<B> VerifyDigests<B> {
     }
 }
 
-impl<B> Body for VerifyDigests<B>
-where
-    B: Body<Data = Bytes, Error = BoxError> + Unpin,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        use md5::Digest as _;
-        let this = &mut *self;
-        loop {
-            if this.finished {
-                return Poll::Ready(this.held.take().map(|b| Ok(Frame::data(b))));
-            }
-            match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
-                Poll::Ready(Some(Ok(frame))) => {
-                    let Ok(data) = frame.into_data() else { continue };
-                    if data.is_empty() {
-                        continue;
-                    }
-                    if let Some((h, _)) = &mut this.md5 {
-                        h.update(&data);
-                    }
-                    if let Some((sum, _, _)) = &mut this.checksum {
-                        sum.update(&data);
-                    }
-                    if let Some(prev) = this.held.replace(data) {
-                        return Poll::Ready(Some(Ok(Frame::data(prev))));
-                    }
-                }
-                Poll::Ready(None) => {
-                    this.finished = true;
-                    if let Some(err) = this.mismatch() {
-                        this.held = None;
-                        return Poll::Ready(Some(Err(this.verdict.refuse(err))));
-                    }
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.finished && self.held.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        let mut hint = self.inner.size_hint();
-        if let Some(h) = &self.held {
-            let n = h.len() as u64;
-            hint.set_lower(hint.lower() + n);
-            if let Some(upper) = hint.upper() {
-                hint.set_upper(upper + n);
-            }
-        }
-        hint
-    }
-}
+/// A body checked against its Content-MD5 and flexible checksum.
+pub type VerifyDigests<B> = CheckedBody<B, DigestCheck>;
 
 /// Reads a body that should be (nearly) empty through its checks before anything is sent
 /// upstream. An upstream request of length 0 never reads its body, so the checks would

@@ -19,7 +19,7 @@ use rand::RngCore;
 use time::OffsetDateTime;
 
 use crate::app::App;
-use crate::auth::body::{preread, BodyVerdict, Digests, VerifyDigests, VerifySha256};
+use crate::auth::body::{preread, verify_sha256, BodyVerdict, CheckedBody, DigestCheck, Digests};
 use crate::auth::sigv2::QUERY_PARAMS;
 use crate::auth::sigv4::canonical::UNSIGNED_PAYLOAD;
 use crate::auth::sigv4::chunked::{AwsChunkedBody, ChecksumAlgorithm, ChunkMode};
@@ -456,7 +456,7 @@ async fn run(
     let (mut body, payload) = verified_body(&identity, &parts.headers, &mut headers, take_body(body)?, verdict)?;
     let checked = !digests.is_empty() || !matches!(identity.payload, PayloadHash::Unsigned);
     if !digests.is_empty() {
-        body = VerifyDigests::new(body, digests, verdict.clone()).boxed();
+        body = CheckedBody::new(body, DigestCheck::new(digests), verdict.clone()).boxed();
     }
     if let Some(limit) = decision.body_limit {
         body = LimitBody::new(body, limit, verdict.clone()).boxed();
@@ -558,7 +558,7 @@ fn verified_body<'a>(
 ) -> Result<(GatewayBody, &'a str), GatewayError> {
     match &identity.payload {
         PayloadHash::Unsigned => Ok((body, UNSIGNED_PAYLOAD)),
-        PayloadHash::Sha256(hash) => Ok((VerifySha256::new(body, hash, verdict.clone()).boxed(), hash.as_str())),
+        PayloadHash::Sha256(hash) => Ok((verify_sha256(body, hash, verdict.clone()).boxed(), hash.as_str())),
         streaming => {
             let declared = client
                 .get("x-amz-decoded-content-length")
