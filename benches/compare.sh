@@ -47,7 +47,7 @@ die() { log "error: $*"; exit 1; }
 
 install_missing() {
     local need=() cmd pkg
-    for pair in nginx:nginx-light wrk:wrk haproxy:haproxy curl:curl taskset:util-linux; do
+    for pair in nginx:nginx-light wrk:wrk haproxy:haproxy curl:curl taskset:util-linux pgrep:procps; do
         cmd=${pair%%:*} pkg=${pair#*:}
         command -v "$cmd" >/dev/null 2>&1 || [[ -x /usr/sbin/$cmd ]] || need+=("$pkg")
     done
