@@ -646,13 +646,17 @@ fn upstream_query_and_headers(
     for pair in raw_query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         crate::auth::sigv4::encode::decode_into(raw_name.as_bytes(), true, &mut buf);
+        let v2 = matches!(scheme, AuthScheme::PresignedV2 | AuthScheme::HeaderV2);
+        {
+            // Authentication parameters are dropped before anything is copied.
+            let name = String::from_utf8_lossy(&buf);
+            if auth_param_index(&name).is_some() || (v2 && QUERY_PARAMS.contains(&name.as_ref())) {
+                continue;
+            }
+        }
         let name = String::from_utf8_lossy(&buf).into_owned();
         crate::auth::sigv4::encode::decode_into(raw_value.as_bytes(), true, &mut buf);
         let value = String::from_utf8_lossy(&buf).into_owned();
-        let v2 = matches!(scheme, AuthScheme::PresignedV2 | AuthScheme::HeaderV2);
-        if auth_param_index(&name).is_some() || (v2 && QUERY_PARAMS.contains(&name.as_str())) {
-            continue;
-        }
         let lower = name.to_ascii_lowercase();
         if lower.starts_with("x-amz-") && v2 {
             // SigV2 signs no query parameter but sub-resources: an x-amz-* one is unsigned.
