@@ -167,7 +167,7 @@ impl StringToSignV2<'_> {
 
 impl StringToSignV2<'_> {
     fn is_bucket_only_path(&self) -> bool {
-        self.raw_path.len() > 1 && !self.raw_path[1..].contains('/')
+        self.raw_path.strip_prefix('/').is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
     }
 
     /// For a path-style request naming only a bucket, the string to sign with `/bucket`
