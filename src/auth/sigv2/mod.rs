@@ -167,7 +167,9 @@ impl StringToSignV2<'_> {
 
 impl StringToSignV2<'_> {
     fn is_bucket_only_path(&self) -> bool {
-        self.raw_path.strip_prefix('/').is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+        self.raw_path
+            .strip_prefix('/')
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
     }
 
     /// For a path-style request naming only a bucket, the string to sign with `/bucket`
@@ -411,6 +413,23 @@ mod tests {
             h.append(http::HeaderName::from_static(k), v.parse().unwrap());
         }
         h
+    }
+
+    /// Found by the `sigv2_string_to_sign` fuzz target: a path whose first character is
+    /// multi-byte panicked (byte 1 is not a char boundary).
+    #[test]
+    fn multibyte_first_character_does_not_panic() {
+        let h = HeaderMap::new();
+        let sts = StringToSignV2 {
+            method: "GET",
+            headers: &h,
+            date_line: "1",
+            vhost_bucket: None,
+            raw_path: "ї",
+            raw_query: None,
+        };
+        assert_eq!(sts.build(), "GET\n\n\n1\nї");
+        assert!(sts.build_without_bucket_slash().is_none());
     }
 
     #[test]
