@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 fn secret_file() -> PathBuf {
     static FILE: OnceLock<PathBuf> = OnceLock::new();
     FILE.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!("guestpass-fuzz-secret-{}", std::process::id()));
+        let path = std::env::temp_dir().join("guestpass-fuzz-config-secret");
         std::fs::write(&path, "a-secret-from-a-file\n").expect("write the secret file");
         path
     })
